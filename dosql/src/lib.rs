@@ -17,7 +17,12 @@
 //! The crate never depends on `worker`, `wasm-bindgen` or `js-sys`; time and
 //! randomness are passed in by the caller.
 
+pub mod btree;
 pub mod error;
+pub mod keycode;
+pub mod mvcc;
+pub mod pager;
 pub mod store;
+pub mod wal;
 
 pub use error::{Error, Result};

@@ -30,7 +30,10 @@ impl MemPageStore {
     /// Creates an empty store with the given page size.
     pub fn new(page_size: u32) -> Result<Self> {
         validate_page_size(page_size)?;
-        Ok(Self { page_size, state: Arc::default() })
+        Ok(Self {
+            page_size,
+            state: Arc::default(),
+        })
     }
 
     /// Number of pages ever written.
@@ -136,7 +139,9 @@ impl LogStore for MemLogStore {
         let mut state = self.lock();
         if let Some((&last, _)) = state.records.last_key_value() {
             if lsn <= last {
-                return Err(Error::InvalidInput(format!("LSN {lsn} does not follow {last}")));
+                return Err(Error::InvalidInput(format!(
+                    "LSN {lsn} does not follow {last}"
+                )));
             }
         }
         state.records.insert(lsn, record.to_vec());
@@ -145,15 +150,23 @@ impl LogStore for MemLogStore {
 
     fn sync(&mut self) -> Result<()> {
         let mut state = self.lock();
-        state.synced = state.records.last_key_value().map(|(l, _)| *l).max(state.synced);
+        state.synced = state
+            .records
+            .last_key_value()
+            .map(|(l, _)| *l)
+            .max(state.synced);
         state.syncs += 1;
         Ok(())
     }
 
     fn scan(&mut self, from: Lsn, f: &mut dyn FnMut(Lsn, &[u8]) -> Result<bool>) -> Result<()> {
         // Copy out under the lock so that `f` may call back into the store.
-        let records: Vec<(Lsn, Vec<u8>)> =
-            self.lock().records.range(from..).map(|(l, r)| (*l, r.clone())).collect();
+        let records: Vec<(Lsn, Vec<u8>)> = self
+            .lock()
+            .records
+            .range(from..)
+            .map(|(l, r)| (*l, r.clone()))
+            .collect();
         for (lsn, record) in records {
             if !f(lsn, &record)? {
                 break;

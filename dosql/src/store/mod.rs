@@ -40,8 +40,15 @@
 //! Neither trait requires `Send`: inside a Durable Object the stores hold
 //! JavaScript handles. A native server owns the engine on one thread.
 
+pub mod fault;
+#[cfg(not(target_family = "wasm"))]
+pub mod file;
+pub mod frame;
 pub mod memory;
 
+pub use fault::{FaultInjector, FaultLogStore, FaultPageStore};
+#[cfg(not(target_family = "wasm"))]
+pub use file::{FileLogOptions, FileLogStore, FilePageStore};
 pub use memory::{MemLogStore, MemPageStore};
 
 use crate::error::{Error, Result};
@@ -91,6 +98,14 @@ pub trait LogStore {
     /// Appends one record. `lsn` must exceed every LSN appended before.
     /// Not durable until [`LogStore::sync`].
     fn append(&mut self, lsn: Lsn, record: &[u8]) -> Result<()>;
+
+    /// Hands every appended record to the operating system so that it
+    /// survives a crash of the process but not of the machine; a no-op where
+    /// no such distinction exists. This lets the engine offer SQLite's
+    /// `synchronous=NORMAL`: write at commit, fsync at checkpoint.
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// Makes every record appended so far durable.
     fn sync(&mut self) -> Result<()>;

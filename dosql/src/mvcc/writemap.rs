@@ -1,0 +1,310 @@
+//! The pending writes of one transaction to one tree, ordered by key.
+//!
+//! Bulk loads usually write keys in ascending order (SQL rowids), so the
+//! map keeps a sorted *run* that such writes append to in O(1), next to an
+//! ordered map for every other key:
+//!
+//! ```text
+//!   run:  [k1 < k2 < k5 < k9]        appended while each key exceeds every key held
+//!   map:  {k3, k7}                   everything else
+//!   logical view = run ∪ map, ordered by key
+//! ```
+//!
+//! Invariants: the run is strictly ascending; the run and the map hold
+//! disjoint keys. A write of a key larger than every key held appends to the
+//! run; any other new key goes to the map.
+
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::iter::Peekable;
+use std::ops::Bound;
+
+type Value = Option<Vec<u8>>;
+
+/// Pending writes of one tree: `Some(value)` for a put, `None` for a delete.
+#[derive(Default)]
+pub(crate) struct WriteMap {
+    run: Vec<(Vec<u8>, Value)>,
+    map: BTreeMap<Vec<u8>, Value>,
+}
+
+/// True when `BTreeMap::range` accepts the bounds (it panics otherwise).
+pub(crate) fn valid_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+    match (lo, hi) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => true,
+        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
+        (Bound::Included(a), Bound::Included(b) | Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b)) => a <= b,
+    }
+}
+
+fn above(key: &[u8], lo: Bound<&[u8]>) -> bool {
+    match lo {
+        Bound::Included(l) => key >= l,
+        Bound::Excluded(l) => key > l,
+        Bound::Unbounded => true,
+    }
+}
+
+fn below(key: &[u8], hi: Bound<&[u8]>) -> bool {
+    match hi {
+        Bound::Included(h) => key <= h,
+        Bound::Excluded(h) => key < h,
+        Bound::Unbounded => true,
+    }
+}
+
+impl WriteMap {
+    pub fn len(&self) -> usize {
+        self.run.len() + self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.run.is_empty() && self.map.is_empty()
+    }
+
+    fn find_in_run(&self, key: &[u8]) -> Result<usize, usize> {
+        self.run.binary_search_by(|(k, _)| k.as_slice().cmp(key))
+    }
+
+    /// True when `key` exceeds every key held, so it may join the run.
+    fn beyond(&self, key: &[u8]) -> bool {
+        self.run.last().is_none_or(|(k, _)| key > k.as_slice())
+            && self
+                .map
+                .last_key_value()
+                .is_none_or(|(k, _)| key > k.as_slice())
+    }
+
+    /// The pending write of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&Value> {
+        match self.find_in_run(key) {
+            Ok(i) => Some(&self.run[i].1),
+            Err(_) => self.map.get(key),
+        }
+    }
+
+    /// Sets the write of `key`; returns the previous one, if any.
+    pub fn insert(&mut self, key: &[u8], value: Value) -> Option<Value> {
+        if self.beyond(key) {
+            self.run.push((key.to_vec(), value));
+            return None;
+        }
+        if let Ok(i) = self.find_in_run(key) {
+            return Some(std::mem::replace(&mut self.run[i].1, value));
+        }
+        match self.map.entry(key.to_vec()) {
+            Entry::Occupied(mut slot) => Some(slot.insert(value)),
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+                None
+            }
+        }
+    }
+
+    /// Forgets the write of `key`; returns it, if any.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        match self.find_in_run(key) {
+            Ok(i) => Some(self.run.remove(i).1),
+            Err(_) => self.map.remove(key),
+        }
+    }
+
+    /// Every pending write, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> + '_ {
+        let run = self.run.iter().map(|(k, v)| (k.as_slice(), v.as_deref()));
+        run.chain(self.map.iter().map(|(k, v)| (k.as_slice(), v.as_deref())))
+    }
+
+    /// The smallest (`forward`) or largest write with a key within the
+    /// bounds.
+    pub fn first_in(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        forward: bool,
+    ) -> Option<(&[u8], Option<&[u8]>)> {
+        if !valid_range(lo, hi) {
+            return None;
+        }
+        let in_run = if forward {
+            let start = match lo {
+                Bound::Unbounded => 0,
+                Bound::Included(l) => self.run.partition_point(|(k, _)| k.as_slice() < l),
+                Bound::Excluded(l) => self.run.partition_point(|(k, _)| k.as_slice() <= l),
+            };
+            self.run.get(start).filter(|(k, _)| below(k, hi))
+        } else {
+            let end = match hi {
+                Bound::Unbounded => self.run.len(),
+                Bound::Included(h) => self.run.partition_point(|(k, _)| k.as_slice() <= h),
+                Bound::Excluded(h) => self.run.partition_point(|(k, _)| k.as_slice() < h),
+            };
+            end.checked_sub(1)
+                .map(|i| &self.run[i])
+                .filter(|(k, _)| above(k, lo))
+        };
+        let mut range = self.map.range::<[u8], _>((lo, hi));
+        let in_map = if forward {
+            range.next()
+        } else {
+            range.next_back()
+        };
+        let pick = match (in_run, in_map) {
+            (None, None) => return None,
+            (Some((k, v)), None) | (None, Some((k, v))) => (k, v),
+            (Some(r), Some(m)) => {
+                let run_first = r.0 < *m.0;
+                if run_first == forward {
+                    (&r.0, &r.1)
+                } else {
+                    m
+                }
+            }
+        };
+        Some((pick.0.as_slice(), pick.1.as_deref()))
+    }
+
+    /// Consumes the writes in ascending key order.
+    pub fn into_sorted(self) -> IntoSorted {
+        IntoSorted {
+            run: self.run.into_iter().peekable(),
+            map: self.map.into_iter().peekable(),
+        }
+    }
+}
+
+/// Ascending merge of a [`WriteMap`]'s run and map.
+pub(crate) struct IntoSorted {
+    run: Peekable<std::vec::IntoIter<(Vec<u8>, Value)>>,
+    map: Peekable<std::collections::btree_map::IntoIter<Vec<u8>, Value>>,
+}
+
+impl Iterator for IntoSorted {
+    type Item = (Vec<u8>, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let take_run = match (self.run.peek(), self.map.peek()) {
+            (Some(r), Some(m)) => r.0 < m.0,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if take_run {
+            self.run.next()
+        } else {
+            self.map.next()
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.run.len() + self.map.len();
+        (n, Some(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_range_matches_btreemap_rules() {
+        use Bound::*;
+        let (a, b): (&[u8], &[u8]) = (b"a", b"b");
+        assert!(valid_range(Included(a), Included(a)));
+        assert!(valid_range(Included(a), Excluded(a)));
+        assert!(!valid_range(Excluded(a), Excluded(a)));
+        assert!(!valid_range(Included(b), Included(a)));
+        assert!(valid_range(Excluded(a), Excluded(b)));
+        assert!(valid_range(Unbounded, Excluded(a)));
+        // Every accepted pair really is accepted by BTreeMap::range.
+        let map: BTreeMap<Vec<u8>, ()> = [(b"a".to_vec(), ())].into_iter().collect();
+        for lo in [
+            Included(a),
+            Excluded(a),
+            Included(b),
+            Excluded(b),
+            Unbounded,
+        ] {
+            for hi in [
+                Included(a),
+                Excluded(a),
+                Included(b),
+                Excluded(b),
+                Unbounded,
+            ] {
+                if valid_range(lo, hi) {
+                    let _ = map.range::<[u8], _>((lo, hi)).count();
+                }
+            }
+        }
+    }
+
+    /// Compares every operation with a plain `BTreeMap` on a mixed pattern
+    /// of ascending appends, inserts in the middle, updates and removals.
+    #[test]
+    fn behaves_like_an_ordered_map() {
+        let mut model: BTreeMap<Vec<u8>, Value> = BTreeMap::new();
+        let mut w = WriteMap::default();
+        let mut state = 12345u64;
+        let mut rand = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for step in 0..4000u64 {
+            let key = if rand(3) == 0 {
+                (step / 2).to_be_bytes()
+            } else {
+                rand(3000).to_be_bytes()
+            };
+            let key = &key[rand(3) as usize..];
+            let value = (rand(4) != 0).then(|| step.to_le_bytes().to_vec());
+            match rand(5) {
+                0 => assert_eq!(w.remove(key), model.remove(key)),
+                _ => assert_eq!(
+                    w.insert(key, value.clone()),
+                    model.insert(key.to_vec(), value)
+                ),
+            }
+            assert_eq!(w.get(key), model.get(key));
+            assert_eq!(w.len(), model.len());
+            let probe = rand(3000).to_be_bytes();
+            let probe = &probe[rand(4) as usize..];
+            for (lo, hi) in [
+                (Bound::Included(probe), Bound::Unbounded),
+                (Bound::Excluded(probe), Bound::Unbounded),
+                (Bound::Unbounded, Bound::Included(probe)),
+                (Bound::Unbounded, Bound::Excluded(probe)),
+                (Bound::Included(key), Bound::Excluded(probe)),
+            ] {
+                for forward in [true, false] {
+                    let expected = if valid_range(lo, hi) {
+                        let mut r = model.range::<[u8], _>((lo, hi));
+                        if forward {
+                            r.next()
+                        } else {
+                            r.next_back()
+                        }
+                    } else {
+                        None
+                    };
+                    let expected = expected.map(|(k, v)| (k.as_slice(), v.as_deref()));
+                    assert_eq!(w.first_in(lo, hi, forward), expected);
+                }
+            }
+        }
+        assert!(
+            !w.run.is_empty() && !w.map.is_empty(),
+            "both parts were exercised"
+        );
+        let mut unordered: Vec<_> = w
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+            .collect();
+        unordered.sort();
+        let sorted: Vec<_> = w.into_sorted().collect();
+        assert_eq!(sorted, model.into_iter().collect::<Vec<_>>());
+        assert_eq!(unordered, sorted);
+    }
+}

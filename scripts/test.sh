@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one command that runs every test of DoSQL on a fresh machine.
+# It installs what it needs idempotently and skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+step "format"
+cargo fmt --all -- --check
+
+step "engine builds for wasm32 (no platform dependencies)"
+cargo build -p dosql --target wasm32-unknown-unknown
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace
