@@ -7,6 +7,9 @@
 //! | kind            | caller's reaction                         |
 //! |-----------------|-------------------------------------------|
 //! | `InvalidInput`  | fix the request; nothing was changed      |
+//! | `Syntax`        | fix the SQL text (the message names the position) |
+//! | `NotFound`      | name an object that exists (table, column, ...) |
+//! | `TypeMismatch`  | pass a value of the right type            |
 //! | `Constraint`    | fix the data; nothing was changed         |
 //! | `Conflict`      | retry the whole transaction               |
 //! | `LimitExceeded` | make the request smaller                  |
@@ -25,6 +28,16 @@ pub enum Error {
     /// The request itself is malformed (bad key, unknown tree, bad config).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// SQL text that does not parse; the message names line and column.
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    /// A named object (table, index, view, trigger, column, function)
+    /// does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A value has a type the operation cannot accept.
+    #[error("type mismatch: {0}")]
+    TypeMismatch(String),
     /// A constraint of the data model was violated.
     #[error("constraint violation: {0}")]
     Constraint(String),
@@ -52,6 +65,9 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidInput(_) => "INVALID_INPUT",
+            Error::Syntax(_) => "SYNTAX",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::TypeMismatch(_) => "TYPE_MISMATCH",
             Error::Constraint(_) => "CONSTRAINT",
             Error::Conflict(_) => "CONFLICT",
             Error::LimitExceeded(_) => "LIMIT_EXCEEDED",

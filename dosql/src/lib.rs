@@ -22,6 +22,7 @@ pub mod error;
 pub mod keycode;
 pub mod mvcc;
 pub mod pager;
+pub mod sql;
 pub mod store;
 pub mod wal;
 

@@ -146,7 +146,7 @@ fn nonsense_under_a_valid_checksum_is_an_error_not_a_panic() {
     let tree = BTree::open(&mut pager, roots[0]).unwrap();
     let first_key = model[0].keys().next().unwrap().clone();
     drop(pager);
-    // Follow the leftmost children down (docs/format.d/pages.md layout).
+    // Follow the leftmost children down (docs/format.md §3 layout).
     let mut leaf_id = roots[0];
     let mut page = vec![0u8; PAGE as usize];
     loop {

@@ -1,5 +1,5 @@
 //! Byte layouts owned by the MVCC layer (all documented in
-//! `docs/format.d/mvcc.md`).
+//! `docs/format.md` §4).
 //!
 //! ```text
 //!   main tree value   varint(commit_ts << 1 | tombstone) ++ value

@@ -17,7 +17,7 @@
 //! Once a write fails part-way, a store no longer knows what its files hold:
 //! it refuses every later write with [`Error::Io`](crate::error::Error::Io)
 //! until it is reopened, which recovers. The byte formats are in
-//! `docs/format.d/files.md`.
+//! `docs/format.md` §1.
 
 mod log;
 mod page;
