@@ -53,7 +53,7 @@ impl Default for Config {
             rows: 1_000_000,
             value_size: 100,
             cache_mib: 64,
-            page_size: 4096,
+            page_size: dosql::store::DEFAULT_PAGE_SIZE,
             page_sizes: None,
             workloads: Workload::ALL.to_vec(),
             engines: vec![EngineKind::Dosql, EngineKind::Sqlite],
@@ -78,7 +78,7 @@ USAGE: dosql-bench [FLAGS]
   --rows N             rows loaded (keys 0..N)              [1000000]
   --value-size B       bytes per value                      [100]
   --cache-mib M        page cache of EACH engine, MiB       [64]
-  --page-size P        DoSQL page size                      [4096]
+  --page-size P        DoSQL page size (engine default)     [4096]
   --page-sizes P,Q,..  sweep DoSQL page sizes; one run each, one table
   --workloads a,b      subset of: insert-seq,insert,get,scan,update
   --engines a,b        subset of: dosql,sqlite (one alone: for profiling)
@@ -242,7 +242,13 @@ mod tests {
         assert_eq!(cfg, Config::default());
         assert_eq!(cfg.rows, 1_000_000);
         assert_eq!(cfg.lookups, 1_000_000);
-        assert_eq!(cfg.dosql_page_sizes(), vec![4096]);
+        assert_eq!(
+            cfg.dosql_page_sizes(),
+            vec![dosql::store::DEFAULT_PAGE_SIZE]
+        );
+        let shown = format!("[{}]", dosql::store::DEFAULT_PAGE_SIZE);
+        let line = USAGE.lines().find(|l| l.contains("--page-size P")).unwrap();
+        assert!(line.ends_with(&shown), "--help shows the engine default");
     }
 
     #[test]

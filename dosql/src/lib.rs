@@ -24,6 +24,7 @@ pub mod mvcc;
 pub mod pager;
 pub mod sql;
 pub mod store;
+pub mod varint;
 pub mod wal;
 
 pub use error::{Error, Result};

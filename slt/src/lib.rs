@@ -20,6 +20,7 @@
 //! silent pass. [`SqliteEngine`] is the reference backend: the whole corpus
 //! passes on it, which is what validates the runner.
 
+pub mod dosql;
 pub mod engine;
 pub mod format;
 pub mod md5;
@@ -28,6 +29,7 @@ pub mod runner;
 pub mod sqlite;
 pub mod sqlnum;
 
+pub use dosql::DosqlEngine;
 pub use engine::{Engine, QueryOutput, Value};
 pub use format::{format_value, ColumnType, SortMode};
 pub use parser::{parse, ParseError, Script};

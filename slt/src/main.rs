@@ -1,7 +1,7 @@
 //! `dosql-slt`: run sqllogictest files against an engine.
 //!
 //! ```text
-//! dosql-slt [--engine sqlite] [--verbose] [--fail-fast] PATH...
+//! dosql-slt [--engine sqlite|dosql] [--verbose] [--fail-fast] PATH...
 //! ```
 //!
 //! Each PATH is a `.test` file or a folder searched recursively for
@@ -14,23 +14,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use dosql_slt::{collect_test_files, run_file, Config, Failure, Report, SqliteEngine};
+use dosql_slt::{collect_test_files, run_file, Config, DosqlEngine, Failure, Report, SqliteEngine};
 
 /// Failures printed per failing file without `--verbose`.
 const SHOWN_FAILURES: usize = 3;
 
-const USAGE: &str = "usage: dosql-slt [--engine sqlite] [--verbose] [--fail-fast] PATH...";
+const USAGE: &str = "usage: dosql-slt [--engine sqlite|dosql] [--verbose] [--fail-fast] PATH...";
 
 /// The backends the binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum EngineKind {
     Sqlite,
+    Dosql,
 }
 
 impl EngineKind {
     fn from_name(name: &str) -> Option<EngineKind> {
         match name {
             "sqlite" => Some(EngineKind::Sqlite),
+            "dosql" => Some(EngineKind::Dosql),
             _ => None,
         }
     }
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
         let file_started = Instant::now();
         let report = match options.engine {
             EngineKind::Sqlite => run_file(file, SqliteEngine::open, &config),
+            EngineKind::Dosql => run_file(file, DosqlEngine::open, &config),
         };
         passed += report.passed;
         failed += report.failed;
@@ -228,6 +231,7 @@ mod tests {
             [PathBuf::from("a.test"), PathBuf::from("dir")]
         );
         assert!(args(&["--engine=sqlite", "x"]).is_ok());
+        assert_eq!(args(&["--engine=dosql", "x"]).unwrap().engine, EngineKind::Dosql);
     }
 
     #[test]

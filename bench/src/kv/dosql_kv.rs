@@ -9,9 +9,11 @@
 //! engine's default, except that the per-transaction size limit is lifted
 //! so the one-transaction bulk load is possible at any `--rows`.
 //!
-//! The engine's public API returns owned values (`get` a `Vec`, `scan` a
-//! `Vec` of pairs); those allocations are part of what is measured, since
-//! every caller pays them.
+//! Lookups and scans read rows in place through `Engine::get_with` and
+//! `Engine::scan_with`, as the SQLite side reads them through `ValueRef`:
+//! neither side copies a value out of its page. (`Engine::get` and
+//! `Engine::scan`, which return owned `Vec`s, cost one or two allocations
+//! more per row.)
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,30 @@ impl DosqlKv {
     }
 }
 
+/// `name size` of each entry of `dir` (directories summed), by name.
+fn file_sizes(dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return "unreadable".into();
+    };
+    let mut sizes: Vec<(String, u64)> = entries
+        .flatten()
+        .map(|e| {
+            let bytes = match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            };
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    sizes.sort();
+    let parts: Vec<String> = sizes
+        .iter()
+        .map(|(name, bytes)| format!("{name} {:.1} MiB", *bytes as f64 / (1 << 20) as f64))
+        .collect();
+    parts.join(", ")
+}
+
 impl KvStore for DosqlKv {
     fn kind(&self) -> EngineKind {
         EngineKind::Dosql
@@ -81,8 +107,12 @@ impl KvStore for DosqlKv {
     fn get_many(&mut self, keys: &[u64], check: &mut dyn FnMut(u64, Option<&[u8]>)) -> Result<()> {
         let txn = self.engine.begin_read_only()?;
         for &k in keys {
-            let found = self.engine.get(txn, self.tree, &key_bytes(k))?;
-            check(k, found.as_deref());
+            let found = self
+                .engine
+                .get_with(txn, self.tree, &key_bytes(k), |v| check(k, Some(v)))?;
+            if found.is_none() {
+                check(k, None);
+            }
         }
         self.engine.commit(txn)?;
         Ok(())
@@ -97,16 +127,18 @@ impl KvStore for DosqlKv {
         let txn = self.engine.begin_read_only()?;
         for (i, &start) in starts.iter().enumerate() {
             let lower = key_bytes(start);
-            let rows = self.engine.scan(
+            self.engine.scan_with(
                 txn,
                 self.tree,
                 Bound::Included(&lower[..]),
                 Bound::Unbounded,
                 len,
+                |k, v| {
+                    let key = key_of(k).map_err(|e| dosql::Error::Corruption(e.to_string()))?;
+                    visit(i, key, v);
+                    Ok(())
+                },
             )?;
-            for (k, v) in &rows {
-                visit(i, key_of(k)?, v);
-            }
         }
         self.engine.commit(txn)?;
         Ok(())
@@ -157,7 +189,26 @@ impl KvStore for DosqlKv {
         dir_bytes(&self.dir)
     }
 
-    fn stats(&self) -> Option<String> {
-        Some(format!("{:?}", self.engine.stats()))
+    fn stats(&mut self) -> Option<String> {
+        // Where the bytes on disk go: file sizes, free pages and how full
+        // the tree's pages are, so a size difference can be explained.
+        let (pages, free) = self.engine.page_counts();
+        let tree = match self.engine.tree_stats(self.tree) {
+            Ok(t) => format!(
+                "tree kv: {} pages ({} leaf, {} interior, {} overflow), depth {}, fill {:.1} %",
+                t.pages,
+                t.leaf_pages,
+                t.interior_pages,
+                t.overflow_pages,
+                t.depth,
+                t.fill * 100.0
+            ),
+            Err(e) => format!("tree kv: {e}"),
+        };
+        Some(format!(
+            "{:?}\n  DoSQL pages: {pages} ({free} free); {tree}\n  DoSQL files: {}",
+            self.engine.stats(),
+            file_sizes(&self.dir)
+        ))
     }
 }

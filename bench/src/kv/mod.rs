@@ -96,8 +96,9 @@ pub trait KvStore {
     /// Bytes the database occupies on disk right now (all files).
     fn disk_bytes(&self) -> u64;
 
-    /// The engine's own statistics, printable, if it keeps any.
-    fn stats(&self) -> Option<String>;
+    /// The engine's own statistics, printable, if it keeps any (untimed:
+    /// may read the whole database).
+    fn stats(&mut self) -> Option<String>;
 }
 
 /// Opens a fresh, empty store of `kind` in the empty directory `dir`.

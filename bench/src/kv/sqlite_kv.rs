@@ -186,7 +186,7 @@ impl KvStore for SqliteKv {
         dir_bytes(&self.dir)
     }
 
-    fn stats(&self) -> Option<String> {
+    fn stats(&mut self) -> Option<String> {
         // SQLite's counters (sqlite3_db_status) are not what this report
         // compares; its side is the reference.
         None

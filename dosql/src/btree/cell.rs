@@ -12,10 +12,11 @@
 //! length, value length), so it is never stored, and the rest goes to an
 //! overflow chain.
 
-use super::node::{max_cell, usable, OVERFLOW_HEADER, SLOT_SIZE};
+use super::node::{max_cell, usable, MAX_VALUE_LEN, OVERFLOW_HEADER, SLOT_SIZE};
 use crate::corruption;
 use crate::error::Result;
 use crate::store::PageId;
+use crate::varint;
 
 /// Where a table leaf cell's value lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub(super) fn leaf_layout(
     key_len: usize,
     value_len: usize,
 ) -> LeafLayout {
-    let head = varint_len(key_len as u64) + key_len;
+    let head = varint::len(key_len as u64) + key_len;
     if !table {
         return LeafLayout {
             size: head,
@@ -43,7 +44,7 @@ pub(super) fn leaf_layout(
             overflow: false,
         };
     }
-    let head = head + varint_len(value_len as u64);
+    let head = head + varint::len(value_len as u64);
     let max_cell = max_cell(page_size);
     if SLOT_SIZE + head + value_len <= max_cell {
         return LeafLayout {
@@ -73,46 +74,19 @@ pub(super) fn leaf_layout(
 /// Size of an interior cell holding `key`.
 #[cfg(test)]
 pub(super) fn interior_cell_size(key_len: usize) -> usize {
-    8 + varint_len(key_len as u64) + key_len
+    8 + varint::len(key_len as u64) + key_len
 }
 
-pub(super) fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
-pub(super) fn put_varint(dst: &mut [u8], mut v: u64) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        dst[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    dst[i] = v as u8;
-    i + 1
-}
-
-/// Decodes a varint at `at`; `None` when it runs off the page or is
-/// longer than 5 bytes (no length here exceeds 32 bits).
+/// Decodes a varint length at `at`; `None` when it is truncated, not in
+/// shortest form, or above [`MAX_VALUE_LEN`] (no key or value is longer).
+/// The bound keeps `offset + length` within a 32-bit `usize` on wasm32.
 #[inline]
-pub(super) fn get_varint(p: &[u8], at: usize) -> Option<(usize, usize)> {
-    let first = *p.get(at)?;
-    if first < 0x80 {
-        return Some((first as usize, 1));
+pub(super) fn get_len(p: &[u8], at: usize) -> Option<(usize, usize)> {
+    let (v, n) = varint::read(p, at)?;
+    if v > MAX_VALUE_LEN as u64 {
+        return None;
     }
-    let mut v = 0u64;
-    for i in 0..5 {
-        let b = *p.get(at + i)?;
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Some((v as usize, i + 1));
-        }
-    }
-    None
+    Some((v as usize, n))
 }
 
 /// Writes a table leaf cell; `local` is the value prefix kept in the cell.
@@ -123,10 +97,10 @@ pub(super) fn write_leaf_cell(
     local: &[u8],
     overflow: PageId,
 ) {
-    let mut at = put_varint(dst, key.len() as u64);
+    let mut at = varint::write(dst, key.len() as u64);
     dst[at..at + key.len()].copy_from_slice(key);
     at += key.len();
-    at += put_varint(&mut dst[at..], value_len as u64);
+    at += varint::write(&mut dst[at..], value_len as u64);
     dst[at..at + local.len()].copy_from_slice(local);
     at += local.len();
     if overflow != 0 {
@@ -136,23 +110,21 @@ pub(super) fn write_leaf_cell(
 
 /// Writes an index leaf cell.
 pub(super) fn write_index_cell(dst: &mut [u8], key: &[u8]) {
-    let at = put_varint(dst, key.len() as u64);
+    let at = varint::write(dst, key.len() as u64);
     dst[at..at + key.len()].copy_from_slice(key);
 }
 
 /// Appends an interior cell to `out`.
 pub(super) fn push_interior_cell(out: &mut Vec<u8>, child: PageId, key: &[u8]) {
     out.extend_from_slice(&child.to_le_bytes());
-    let mut len = [0u8; 5];
-    let n = put_varint(&mut len, key.len() as u64);
-    out.extend_from_slice(&len[..n]);
+    varint::push(out, key.len() as u64);
     out.extend_from_slice(key);
 }
 
 /// The key inside a cell's bytes (as copied out of a page).
 pub(super) fn cell_key(cell: &[u8], interior: bool) -> Result<&[u8]> {
     let at = if interior { 8 } else { 0 };
-    let (len, n) = get_varint(cell, at).ok_or_else(|| corruption!("bad cell key length"))?;
+    let (len, n) = get_len(cell, at).ok_or_else(|| corruption!("bad cell key length"))?;
     cell.get(at + n..at + n + len)
         .ok_or_else(|| corruption!("cell key runs past its cell"))
 }
@@ -177,15 +149,18 @@ mod tests {
     use crate::btree::MAX_VALUE_LEN;
 
     #[test]
-    fn varints_round_trip() {
-        for v in [0u64, 1, 127, 128, 16383, 16384, (1 << 30), u32::MAX as u64] {
+    fn lengths_round_trip_up_to_the_largest_value() {
+        for v in [0u64, 1, 127, 128, 16383, 16384, MAX_VALUE_LEN as u64] {
             let mut buf = [0u8; 10];
-            let n = put_varint(&mut buf, v);
-            assert_eq!(n, varint_len(v));
-            assert_eq!(get_varint(&buf, 0), Some((v as usize, n)));
+            let n = varint::write(&mut buf, v);
+            assert_eq!(get_len(&buf, 0), Some((v as usize, n)));
         }
-        assert_eq!(get_varint(&[0x80, 0x80], 0), None);
-        assert_eq!(get_varint(&[0xff; 6], 0), None, "over-long varint");
+        assert_eq!(get_len(&[0x80, 0x80], 0), None);
+        assert_eq!(get_len(&[0xff; 6], 0), None, "over-long varint");
+        assert_eq!(get_len(&[0x80, 0x00], 0), None, "non-canonical");
+        let mut big = [0u8; 10];
+        varint::write(&mut big, MAX_VALUE_LEN as u64 + 1);
+        assert_eq!(get_len(&big, 0), None, "longer than any value");
     }
 
     #[test]

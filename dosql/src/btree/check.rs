@@ -168,10 +168,9 @@ fn walk(tree: &BTree, pager: &mut Pager, mut pages: Option<&mut Vec<PageId>>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::btree::testutil::mem_pager;
     use crate::btree::TreeKind;
     use crate::error::Error;
-    use crate::pager::PagerConfig;
-    use crate::store::MemPageStore;
 
     fn two_level_tree(pager: &mut Pager) -> BTree {
         let tree = BTree::create(pager, TreeKind::Table).unwrap();
@@ -183,11 +182,7 @@ mod tests {
     }
 
     fn pager() -> Pager {
-        Pager::open(
-            Box::new(MemPageStore::new(1024).unwrap()),
-            PagerConfig::default(),
-        )
-        .unwrap()
+        mem_pager(1024)
     }
 
     #[test]

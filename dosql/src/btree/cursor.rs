@@ -14,14 +14,19 @@
 //! between calls (splits, merges, other trees' changes, checkpoints).
 //!
 //! For speed each end also caches a *physical* position (the path from the
-//! root to the cell it returned last), tagged with the pager's
-//! modification count. While no page has changed, a step is a move within
-//! the leaf or to the neighbouring leaf along the cached path; after any
-//! change the end re-seeks from the root using its logical bound.
+//! root to the cell it returned last, and a handle on that leaf), tagged
+//! with the pager's modification count. While no page has changed, a step
+//! is a move within the leaf (no cache lookup) or to the neighbouring leaf
+//! along the cached path; after any change the end re-seeks from the root
+//! using its logical bound. The leaf handle pins that one page in the
+//! cache while the cursor lives.
+//!
+//! [`Cursor::next_with`] lends the entry to a closure instead of copying it
+//! out, so a caller that keeps only part of a value copies only that.
 
 use std::ops::Bound;
 
-use super::{read_value, BTree, MAX_DEPTH};
+use super::{overflow, BTree, MAX_DEPTH};
 use crate::corruption;
 use crate::error::Result;
 use crate::pager::{PageRef, Pager};
@@ -35,7 +40,12 @@ pub struct Cursor {
     back: Bound<Vec<u8>>,
     front_pos: Position,
     back_pos: Position,
+    /// Values that spill to overflow pages are assembled here.
+    scratch: Vec<u8>,
 }
+
+/// Scratch capacity kept after a large value was assembled.
+const KEEP_SCRATCH: usize = 64 << 10;
 
 /// A cached physical position; meaningful only while `stamp` equals the
 /// pager's modification count.
@@ -45,6 +55,8 @@ struct Position {
     /// Interior pages from the root, with the child index taken.
     path: Vec<(PageId, usize)>,
     leaf: PageId,
+    /// The page of `leaf`, while `stamp` holds.
+    page: Option<PageRef>,
     idx: usize,
 }
 
@@ -64,17 +76,29 @@ impl Cursor {
             back: upper,
             front_pos: Position::default(),
             back_pos: Position::default(),
+            scratch: Vec::new(),
         }
     }
 
     /// The next entry in ascending order, or `None` when the ends meet.
     pub fn next(&mut self, pager: &mut Pager) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        self.step(pager, Dir::Forward)
+        self.step(pager, Dir::Forward, |k, v| Ok((k.to_vec(), v.to_vec())))
     }
 
     /// The next entry in descending order, or `None` when the ends meet.
     pub fn prev(&mut self, pager: &mut Pager) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        self.step(pager, Dir::Backward)
+        self.step(pager, Dir::Backward, |k, v| Ok((k.to_vec(), v.to_vec())))
+    }
+
+    /// Like [`Cursor::next`], but calls `f` with the key and the whole value
+    /// (empty in an index tree) in place and returns what it returns. When
+    /// `f` fails the cursor does not move.
+    pub fn next_with<T>(
+        &mut self,
+        pager: &mut Pager,
+        f: impl FnOnce(&[u8], &[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.step(pager, Dir::Forward, f)
     }
 
     /// Repositions the front end: the next [`Cursor::next`] returns the
@@ -101,9 +125,15 @@ impl Cursor {
         self.front_pos.leaf
     }
 
-    fn step(&mut self, pager: &mut Pager, dir: Dir) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    fn step<T>(
+        &mut self,
+        pager: &mut Pager,
+        dir: Dir,
+        f: impl FnOnce(&[u8], &[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
         let stamp = pager.modification_count();
         let tree = self.tree;
+        let scratch = &mut self.scratch;
         let (pos, from, limit) = match dir {
             Dir::Forward => (&mut self.front_pos, &mut self.front, &self.back),
             Dir::Backward => (&mut self.back_pos, &mut self.back, &self.front),
@@ -114,6 +144,7 @@ impl Cursor {
             seek(&tree, pager, pos, from, dir)?
         };
         pos.stamp = None;
+        pos.page = None;
         let Some(page) = found else { return Ok(None) };
         let p = page.borrow();
         let node = tree.node(pos.leaf, &p)?;
@@ -128,10 +159,23 @@ impl Cursor {
         if !inside {
             return Ok(None);
         }
-        let value = if tree.is_table() {
-            read_value(pager, &node, pos.idx)?
+        let out = if tree.is_table() {
+            let cell = node.leaf_cell(pos.idx)?;
+            if cell.overflow == 0 {
+                f(key, cell.local)?
+            } else {
+                scratch.clear();
+                scratch.extend_from_slice(cell.local);
+                let rest = cell.value_len - cell.local.len();
+                overflow::read_chain(pager, cell.overflow, rest, scratch)?;
+                let out = f(key, scratch)?;
+                if scratch.capacity() > KEEP_SCRATCH {
+                    *scratch = Vec::new();
+                }
+                out
+            }
         } else {
-            Vec::new()
+            f(key, &[])?
         };
         let mut last = match std::mem::replace(from, Bound::Unbounded) {
             Bound::Included(v) | Bound::Excluded(v) => v,
@@ -141,7 +185,9 @@ impl Cursor {
         last.extend_from_slice(key);
         *from = Bound::Excluded(last);
         pos.stamp = Some(stamp);
-        Ok(Some((key.to_vec(), value)))
+        drop(p);
+        pos.page = Some(page);
+        Ok(Some(out))
     }
 }
 
@@ -208,7 +254,10 @@ fn advance(
     pos: &mut Position,
     dir: Dir,
 ) -> Result<Option<PageRef>> {
-    let page = tree.load(pager, pos.leaf)?;
+    let page = match pos.page.take() {
+        Some(page) => page,
+        None => tree.load(pager, pos.leaf)?,
+    };
     let count = tree.node(pos.leaf, &page.borrow())?.count;
     match dir {
         Dir::Forward if pos.idx + 1 < count => pos.idx += 1,
@@ -267,12 +316,12 @@ fn next_leaf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::btree::testutil::pager_on;
     use crate::btree::TreeKind;
-    use crate::pager::PagerConfig;
     use crate::store::MemPageStore;
 
     fn pager(store: &MemPageStore) -> Pager {
-        Pager::open(Box::new(store.clone()), PagerConfig::default()).unwrap()
+        pager_on(store)
     }
 
     fn collect(c: &mut Cursor, pager: &mut Pager) -> Vec<Vec<u8>> {
@@ -356,5 +405,38 @@ mod tests {
         let rest = collect(&mut c, &mut pager);
         assert_eq!(rest.len(), 699);
         assert_eq!(rest[0], 301u32.to_be_bytes());
+    }
+
+    #[test]
+    fn next_with_lends_values_in_place_and_overflowing() {
+        let store = MemPageStore::new(1024).unwrap();
+        let mut pager = pager(&store);
+        let tree = BTree::create(&mut pager, TreeKind::Table).unwrap();
+        let value = |i: u8| vec![i; if matches!(i % 3, 0) { 5000 } else { 30 }];
+        for i in 0..60u8 {
+            tree.insert(&mut pager, &[i], &value(i)).unwrap();
+        }
+        let mut c = Cursor::new(tree, Bound::Included(vec![10]), Bound::Excluded(vec![50]));
+        // A failing closure leaves the cursor where it was.
+        let failed = c.next_with(&mut pager, |_, _| -> Result<()> {
+            Err(crate::corruption!("refused"))
+        });
+        assert!(failed.is_err());
+        let mut seen = Vec::new();
+        while let Some((k, len)) = c
+            .next_with(&mut pager, |k, v| {
+                assert_eq!(v, value(k[0]).as_slice());
+                Ok((k[0], v.len()))
+            })
+            .unwrap()
+        {
+            seen.push((k, len));
+            if k == 20 {
+                // A change elsewhere in the tree: the cursor re-seeks.
+                tree.insert(&mut pager, &[200], b"x").unwrap();
+            }
+        }
+        let expected: Vec<(u8, usize)> = (10..50).map(|i| (i, value(i).len())).collect();
+        assert_eq!(seen, expected);
     }
 }

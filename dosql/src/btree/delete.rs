@@ -171,17 +171,12 @@ fn collapse_root(tree: &BTree, pager: &mut Pager) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::btree::testutil::mem_pager;
     use crate::btree::{Cursor, TreeKind};
-    use crate::pager::PagerConfig;
-    use crate::store::MemPageStore;
     use std::ops::Bound;
 
     fn pager() -> Pager {
-        Pager::open(
-            Box::new(MemPageStore::new(1024).unwrap()),
-            PagerConfig::default(),
-        )
-        .unwrap()
+        mem_pager(1024)
     }
 
     fn leaf_sizes(tree: BTree, pager: &mut Pager) -> Vec<usize> {

@@ -43,11 +43,14 @@ mod insert;
 mod node;
 mod overflow;
 mod split;
+#[cfg(test)]
+mod testutil;
 
 use std::fmt;
 
 pub use check::TreeStats;
 pub use cursor::Cursor;
+pub use insert::InsertHint;
 pub use node::{max_key_len, MAX_VALUE_LEN};
 use node::{Node, NodeKind};
 
@@ -93,6 +96,13 @@ struct Path {
 }
 
 impl Path {
+    fn new() -> Path {
+        Path {
+            levels: [Level::default(); MAX_DEPTH],
+            len: 0,
+        }
+    }
+
     fn leaf(&self) -> Level {
         self.levels[self.len - 1]
     }
@@ -172,8 +182,15 @@ impl BTree {
         Ok(node)
     }
 
-    /// The value stored under `key` (empty for an index tree).
-    pub fn get(&self, pager: &mut Pager, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// Calls `f` with the value stored under `key` (empty for an index
+    /// tree), in place unless it spills to overflow pages, and returns what
+    /// `f` returns; `None` when the key is absent.
+    pub fn get_with<T>(
+        &self,
+        pager: &mut Pager,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
         let mut id = self.root;
         for _ in 0..MAX_DEPTH {
             let page = self.load(pager, id)?;
@@ -188,9 +205,13 @@ impl BTree {
                 return Ok(None);
             }
             if !self.is_table() {
-                return Ok(Some(Vec::new()));
+                return f(&[]).map(Some);
             }
-            return Ok(Some(read_value(pager, &node, i)?));
+            let cell = node.leaf_cell(i)?;
+            if cell.overflow == 0 {
+                return f(cell.local).map(Some);
+            }
+            return f(&read_value(pager, &node, i)?).map(Some);
         }
         Err(corruption!(
             "tree {} is deeper than {MAX_DEPTH} levels",
@@ -198,8 +219,34 @@ impl BTree {
         ))
     }
 
+    /// The value stored under `key` (empty for an index tree).
+    pub fn get(&self, pager: &mut Pager, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(pager, key, |value| Ok(value.to_vec()))
+    }
+
     /// Stores `value` under `key`, returning the previous value.
     pub fn insert(&self, pager: &mut Pager, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_insert(pager, key, value)?;
+        insert::insert(self, pager, key, value)
+    }
+
+    /// [`BTree::insert`] for batches of ascending keys: when `key` belongs
+    /// in the leaf the previous insert through `hint` used, and no page
+    /// changed since, the descent from the root is skipped. Any key order
+    /// is correct; only ascending runs are faster.
+    pub fn insert_hinted(
+        &self,
+        pager: &mut Pager,
+        key: &[u8],
+        value: &[u8],
+        hint: &mut InsertHint,
+    ) -> Result<Option<Vec<u8>>> {
+        self.check_insert(pager, key, value)?;
+        insert::insert_hinted(self, pager, key, value, hint)
+    }
+
+    /// Refuses an insert that breaks the tree's limits, before any change.
+    fn check_insert(&self, pager: &Pager, key: &[u8], value: &[u8]) -> Result<()> {
         let max = max_key_len(pager.page_size());
         if key.len() > max {
             return Err(Error::LimitExceeded(format!(
@@ -219,7 +266,7 @@ impl BTree {
                 self.root
             )));
         }
-        insert::insert(self, pager, key, value)
+        Ok(())
     }
 
     /// Removes `key`, returning its value.
@@ -248,10 +295,26 @@ impl BTree {
     /// Root-to-leaf path for `key`; each interior level records the child
     /// taken.
     fn descend(&self, pager: &mut Pager, key: &[u8]) -> Result<Path> {
-        let mut path = Path {
-            levels: [Level::default(); MAX_DEPTH],
-            len: 0,
-        };
+        let mut path = Path::new();
+        self.descend_into(pager, key, &mut path, None)?;
+        Ok(path)
+    }
+
+    /// [`BTree::descend`] into `path`. With `upper`, also sets it to the
+    /// exclusive upper bound of the leaf's key range (the separator of the
+    /// nearest ancestor not entered through its right child), or `None` on
+    /// the right edge of the tree.
+    fn descend_into(
+        &self,
+        pager: &mut Pager,
+        key: &[u8],
+        path: &mut Path,
+        mut upper: Option<&mut Option<Vec<u8>>>,
+    ) -> Result<()> {
+        path.len = 0;
+        if let Some(upper) = upper.as_deref_mut() {
+            *upper = None;
+        }
         let mut id = self.root;
         let mut edge = true;
         loop {
@@ -267,9 +330,17 @@ impl BTree {
             if node.is_leaf() {
                 path.levels[path.len] = Level { id, idx: 0, edge };
                 path.len += 1;
-                return Ok(path);
+                return Ok(());
             }
             let c = node.child_index(key)?;
+            if let Some(upper) = upper.as_deref_mut() {
+                // Deeper separators are tighter: the last one set wins.
+                if c < node.count {
+                    let bound = upper.get_or_insert_with(Vec::new);
+                    bound.clear();
+                    bound.extend_from_slice(node.key(c)?);
+                }
+            }
             path.levels[path.len] = Level { id, idx: c, edge };
             path.len += 1;
             edge &= c == node.count;
@@ -306,15 +377,12 @@ mod tests {
     use std::ops::Bound;
 
     use super::*;
+    use crate::btree::testutil::mem_pager;
     use crate::pager::PagerConfig;
     use crate::store::MemPageStore;
 
     fn pager(page_size: u32) -> Pager {
-        Pager::open(
-            Box::new(MemPageStore::new(page_size).unwrap()),
-            PagerConfig::default(),
-        )
-        .unwrap()
+        mem_pager(page_size)
     }
 
     fn key(i: u64) -> [u8; 8] {

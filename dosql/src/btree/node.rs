@@ -28,7 +28,7 @@
 
 use std::cmp::Ordering;
 
-use super::cell::{get_varint, leaf_layout, LeafCell};
+use super::cell::{get_len, leaf_layout, LeafCell};
 use crate::corruption;
 use crate::error::Result;
 use crate::store::PageId;
@@ -188,7 +188,7 @@ impl<'a> Node<'a> {
             at += 8;
         }
         let bad = || corruption!("page {} cell {i} has a bad key", self.id);
-        let (len, n) = get_varint(self.p, at).ok_or_else(bad)?;
+        let (len, n) = get_len(self.p, at).ok_or_else(bad)?;
         self.p.get(at + n..at + n + len).ok_or_else(bad)
     }
 
@@ -239,16 +239,16 @@ impl<'a> Node<'a> {
         let bad = || corruption!("page {} cell {i} is malformed", self.id);
         let size = match self.kind {
             NodeKind::TableInterior | NodeKind::IndexInterior => {
-                let (len, n) = get_varint(self.p, at + 8).ok_or_else(bad)?;
+                let (len, n) = get_len(self.p, at + 8).ok_or_else(bad)?;
                 8 + n + len
             }
             NodeKind::IndexLeaf => {
-                let (len, n) = get_varint(self.p, at).ok_or_else(bad)?;
+                let (len, n) = get_len(self.p, at).ok_or_else(bad)?;
                 n + len
             }
             NodeKind::TableLeaf => {
-                let (key_len, n) = get_varint(self.p, at).ok_or_else(bad)?;
-                let (value_len, _) = get_varint(self.p, at + n + key_len).ok_or_else(bad)?;
+                let (key_len, n) = get_len(self.p, at).ok_or_else(bad)?;
+                let (value_len, _) = get_len(self.p, at + n + key_len).ok_or_else(bad)?;
                 if key_len > max_key_len(self.p.len()) || value_len > MAX_VALUE_LEN {
                     return Err(bad());
                 }
@@ -271,8 +271,8 @@ impl<'a> Node<'a> {
     pub fn leaf_cell(&self, i: usize) -> Result<LeafCell<'a>> {
         debug_assert_eq!(self.kind, NodeKind::TableLeaf);
         let cell = self.cell(i)?;
-        let (key_len, n) = get_varint(cell, 0).expect("checked by cell_size");
-        let (value_len, m) = get_varint(cell, n + key_len).expect("checked by cell_size");
+        let (key_len, n) = get_len(cell, 0).expect("checked by cell_size");
+        let (value_len, m) = get_len(cell, n + key_len).expect("checked by cell_size");
         let layout = leaf_layout(self.p.len(), true, key_len, value_len);
         let start = n + key_len + m;
         let local = &cell[start..start + layout.local];
@@ -315,16 +315,25 @@ pub(super) fn validate(id: PageId, p: &[u8], table: bool) -> Result<Node<'_>> {
         return Err(corruption!("page {id} belongs to another kind of tree"));
     }
     let mut cells = Vec::with_capacity(node.count);
+    let mut prev: Option<&[u8]> = None;
     for i in 0..node.count {
         cells.push((node.offset(i)?, node.cell_size(i)?));
-        if i > 0 && node.key(i - 1)? >= node.key(i)? {
+        let key = node.key(i)?;
+        if prev.is_some_and(|p| compare(p, key) != Ordering::Less) {
             return Err(corruption!(
                 "page {id} keys {} and {i} are out of order",
                 i - 1
             ));
         }
+        prev = Some(key);
     }
-    cells.sort_unstable();
+    // Cells appended in key order lie in descending offsets: a reversal
+    // sorts them without a sort.
+    if cells.windows(2).all(|w| w[0].0 > w[1].0) {
+        cells.reverse();
+    } else {
+        cells.sort_unstable();
+    }
     let mut end = node.content();
     let mut total = 0;
     for (off, size) in cells {

@@ -124,16 +124,11 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::btree::testutil::mem_pager;
     use crate::error::Error;
-    use crate::pager::PagerConfig;
-    use crate::store::MemPageStore;
 
     fn pager() -> Pager {
-        Pager::open(
-            Box::new(MemPageStore::new(1024).unwrap()),
-            PagerConfig::default(),
-        )
-        .unwrap()
+        mem_pager(1024)
     }
 
     #[test]

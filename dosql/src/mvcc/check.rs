@@ -14,9 +14,10 @@ use std::ops::Bound;
 
 use super::codec::{decode_catalog, decode_gc_key, decode_stamp};
 use super::Engine;
-use crate::btree::{BTree, Cursor};
+use crate::btree::{BTree, Cursor, TreeStats};
 use crate::corruption;
 use crate::error::Result;
+use crate::wal::TreeId;
 
 /// What [`Engine::check_integrity`] measured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,6 +126,24 @@ impl Engine {
             ));
         }
         Ok(report)
+    }
+
+    /// Shape and fill of the committed B-tree of `tree` (checked on the
+    /// way, so it reads every page): to see how well pages are used.
+    pub fn tree_stats(&mut self, tree: TreeId) -> Result<TreeStats> {
+        self.healthy()?;
+        let btree = self
+            .catalog
+            .get(tree)
+            .ok_or_else(|| crate::invalid!("no tree {tree}"))?
+            .btree;
+        btree.check(&mut self.pager)
+    }
+
+    /// Pages of the database (as of the in-memory state, checkpointed or
+    /// not) and how many of them are on the free list, waiting for reuse.
+    pub fn page_counts(&self) -> (u64, u64) {
+        (self.pager.page_count(), self.pager.free_count())
     }
 }
 

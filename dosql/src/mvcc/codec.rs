@@ -25,31 +25,13 @@ use crate::btree::TreeKind;
 use crate::corruption;
 use crate::error::{Error, Result};
 use crate::store::{Lsn, PageId};
+use crate::varint;
 use crate::wal::{Timestamp, TreeId, TxnId};
 
-/// Appends `v` as an unsigned LEB128 varint (1 to 10 bytes).
-pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Decodes an unsigned LEB128 varint, returning the value and its length.
-pub(super) fn get_varint(bytes: &[u8]) -> Result<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        let part = u64::from(b & 0x7f);
-        if i == 9 && part > 1 {
-            return Err(corruption!("varint overflows u64"));
-        }
-        v |= part << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok((v, i + 1));
-        }
-    }
-    Err(corruption!("truncated varint"))
+/// Decodes the varint at the start of `bytes`, returning the value and its
+/// length.
+fn get_varint(bytes: &[u8]) -> Result<(u64, usize)> {
+    varint::read(bytes, 0).ok_or_else(|| corruption!("truncated or non-canonical varint"))
 }
 
 fn be64(bytes: &[u8], at: usize) -> Result<u64> {
@@ -82,7 +64,7 @@ pub(super) struct Stamp {
 /// tombstone.
 pub(super) fn encode_main(out: &mut Vec<u8>, ts: Timestamp, value: Option<&[u8]>) {
     out.clear();
-    put_varint(out, (ts << 1) | u64::from(value.is_none()));
+    varint::push(out, (ts << 1) | u64::from(value.is_none()));
     if let Some(v) = value {
         out.extend_from_slice(v);
     }
@@ -124,7 +106,7 @@ pub(super) const VERSION_KEY_OVERHEAD: usize = 8 + 8 + 1 + 3;
 pub(super) fn version_prefix(out: &mut Vec<u8>, tree: TreeId, key: &[u8]) {
     out.clear();
     out.extend_from_slice(&tree.to_be_bytes());
-    put_varint(out, key.len() as u64);
+    varint::push(out, key.len() as u64);
     out.extend_from_slice(key);
 }
 
@@ -154,7 +136,7 @@ pub(super) fn gc_key(out: &mut Vec<u8>, ts: Timestamp, tree: TreeId, flags: u8, 
     out.extend_from_slice(&ts.to_be_bytes());
     out.extend_from_slice(&tree.to_be_bytes());
     out.push(flags);
-    put_varint(out, key.len() as u64);
+    varint::push(out, key.len() as u64);
     out.extend_from_slice(key);
 }
 
@@ -322,13 +304,14 @@ mod tests {
         let mut buf = Vec::new();
         for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
             buf.clear();
-            put_varint(&mut buf, v);
+            varint::push(&mut buf, v);
             assert_eq!(get_varint(&buf).unwrap(), (v, buf.len()));
         }
         assert!(get_varint(&[]).is_err());
         assert!(get_varint(&[0x80, 0x80]).is_err());
         assert!(get_varint(&[0xff; 10]).is_err());
         assert!(get_varint(&[0xff; 11]).is_err());
+        assert!(get_varint(&[0x80, 0x00]).is_err(), "non-canonical");
     }
 
     #[test]

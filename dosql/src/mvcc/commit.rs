@@ -5,7 +5,8 @@
 //!     validate ──conflict──> Err(Conflict), txn rolled back
 //!       │ ok
 //!     apply write set to B-trees (tree id, then key order); save overwritten
-//!       │ versions if other snapshots are open; collect before images
+//!       │ versions if other snapshots are open; encode each change (with
+//!       │ its before image) straight into the WAL record being built
 //!     WAL append (one record) ── sync (Full) | flush (Normal) | - (Off, deferred)
 //!       │                        any failure from here up: poisoned
 //!     GC (bounded batch) ── checkpoint if over thresholds
@@ -17,14 +18,14 @@
 //! snapshot that touched the key is visible this way. Trees whose last
 //! commit is not newer than the snapshot are skipped without a lookup.
 
-use super::codec::{encode_main, strip_stamp, Meta, MAX_TS};
+use super::codec::{decode_stamp, encode_main, strip_stamp, Meta, MAX_TS};
 use super::txn::Txn;
 use super::{CommitInfo, Engine, SyncMode};
-use crate::btree::{BTree, TreeKind};
+use crate::btree::{BTree, InsertHint, TreeKind};
 use crate::error::{Error, Result};
 use crate::invalid;
 use crate::store::Lsn;
-use crate::wal::{Change, Timestamp, TxnId};
+use crate::wal::{ChangeRef, Timestamp, TxnId};
 
 /// Garbage-collection entries processed after every transaction, at least.
 const GC_BATCH: u64 = 256;
@@ -171,17 +172,24 @@ impl Engine {
         // this commit overwrites.
         let keep = self.snapshots.len() > 0;
         let queued_before = self.versions.pending();
+        // The write set's memory charge (keys, values, 64 bytes per entry)
+        // is a close estimate of the encoded changes, before images aside.
+        let record_bound = usize::try_from(txn.writes.bytes()).unwrap_or(usize::MAX);
         let parts = txn.writes.into_parts();
-        let mut changes = Vec::new();
         let Engine {
             pager,
             catalog,
             versions,
             buf,
+            wal,
             ..
         } = self;
+        // Each change is encoded into the WAL record as it is applied, from
+        // borrowed bytes: a bulk load never holds its rows a second time.
+        wal.start_record();
+        wal.reserve(record_bound);
         for tree in parts.drops {
-            changes.push(Change::DropTree { tree });
+            wal.push_change(ChangeRef::DropTree { tree });
             if keep {
                 catalog.mark_dropped(pager, tree, ts)?;
             } else {
@@ -191,11 +199,10 @@ impl Engine {
         for create in parts.creates {
             let btree = BTree::create(pager, TreeKind::Table)?;
             catalog.add(pager, create.id, &create.name, create.kind, btree, ts)?;
-            let index = create.kind == TreeKind::Index;
-            changes.push(Change::CreateTree {
+            wal.push_change(ChangeRef::CreateTree {
                 tree: create.id,
-                name: create.name,
-                index,
+                name: &create.name,
+                index: create.kind == TreeKind::Index,
             });
         }
         let mut maps: Vec<_> = parts
@@ -204,55 +211,65 @@ impl Engine {
             .filter(|(_, m)| !m.is_empty())
             .collect();
         maps.sort_unstable_by_key(|(tree, _)| *tree);
-        changes.reserve(maps.iter().map(|(_, m)| m.len()).sum());
         for (tree, writes) in maps {
             let info = catalog.get_mut(tree).expect("validated tree is registered");
             info.last_commit_ts = ts;
             let btree = info.btree;
+            // Keys come in order: consecutive ones mostly share a leaf.
+            let mut hint = InsertHint::default();
             for (key, value) in writes.into_sorted() {
                 match value {
                     Some(after) => {
                         encode_main(buf, ts, Some(&after));
-                        let before = match btree.insert(pager, &key, buf)? {
-                            Some(old) => {
-                                let (stamp, n) = super::codec::decode_stamp(&old)?;
-                                let before = (!stamp.tombstone).then(|| old[n..].to_vec());
-                                if keep && !stamp.tombstone {
-                                    versions.save(pager, tree, &key, ts, &old, false)?;
+                        let old = btree.insert_hinted(pager, &key, buf, &mut hint)?;
+                        let mut before = None;
+                        if let Some(old) = &old {
+                            let (stamp, n) = decode_stamp(old)?;
+                            if !stamp.tombstone {
+                                if keep {
+                                    versions.save(pager, tree, &key, ts, old, false)?;
                                 }
-                                before
+                                before = Some(&old[n..]);
                             }
-                            None => None,
-                        };
-                        changes.push(Change::Put {
+                        }
+                        wal.push_change(ChangeRef::Put {
                             tree,
-                            key,
+                            key: &key,
                             before,
-                            after,
+                            after: &after,
                         });
                     }
                     None if keep => {
                         encode_main(buf, ts, None);
-                        let old = btree.insert(pager, &key, buf)?;
+                        let old = btree.insert_hinted(pager, &key, buf, &mut hint)?;
                         let live = match &old {
-                            Some(old) => !super::codec::decode_stamp(old)?.0.tombstone,
-                            None => false,
+                            Some(old) => Some(decode_stamp(old)?)
+                                .filter(|(stamp, _)| !stamp.tombstone)
+                                .map(|(_, n)| n),
+                            None => None,
                         };
-                        if live {
-                            let old = old.expect("live version exists");
-                            versions.save(pager, tree, &key, ts, &old, true)?;
-                            let (_, before) = strip_stamp(old)?;
-                            changes.push(Change::Delete { tree, key, before });
-                        } else {
+                        match (live, &old) {
+                            (Some(n), Some(old)) => {
+                                versions.save(pager, tree, &key, ts, old, true)?;
+                                wal.push_change(ChangeRef::Delete {
+                                    tree,
+                                    key: &key,
+                                    before: Some(&old[n..]),
+                                });
+                            }
                             // Only conflict detection needs this tombstone.
-                            versions.mark_tombstone(pager, tree, &key, ts)?;
+                            _ => versions.mark_tombstone(pager, tree, &key, ts)?,
                         }
                     }
                     None => {
                         if let Some(old) = btree.delete(pager, &key)? {
-                            let (_, before) = strip_stamp(old)?;
-                            if before.is_some() {
-                                changes.push(Change::Delete { tree, key, before });
+                            let (stamp, n) = decode_stamp(&old)?;
+                            if !stamp.tombstone {
+                                wal.push_change(ChangeRef::Delete {
+                                    tree,
+                                    key: &key,
+                                    before: Some(&old[n..]),
+                                });
                             }
                         }
                     }
@@ -261,11 +278,10 @@ impl Engine {
         }
         self.last_ts = ts;
         let queued = self.versions.pending() - queued_before;
-        if changes.is_empty() {
+        if self.wal.pending_changes() == 0 {
             return Ok((self.wal.last_lsn(), queued));
         }
-        let lsn = self.wal.append(id, ts, (self.config.clock)(), &changes)?;
-        drop(changes);
+        let lsn = self.wal.append_record(id, ts, (self.config.clock)())?;
         if !deferred {
             match self.config.sync {
                 SyncMode::Full => self.wal.sync()?,

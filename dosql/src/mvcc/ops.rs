@@ -18,7 +18,7 @@
 use std::ops::Bound;
 
 use super::catalog::Catalog;
-use super::codec::strip_stamp;
+use super::codec::{decode_stamp, strip_stamp};
 use super::cursor::TxnCursor;
 use super::txn::Txn;
 use super::versions::VersionStore;
@@ -55,6 +55,18 @@ pub(super) fn target(catalog: &Catalog, txn: &Txn, tree: TreeId) -> Result<(Targ
 pub(super) fn open_txn(txns: &rustc_hash::FxHashMap<TxnId, Txn>, txn: TxnId) -> Result<&Txn> {
     txns.get(&txn)
         .ok_or_else(|| invalid!("transaction {txn} is not open"))
+}
+
+/// What a snapshot sees of a main-tree row, decided while the row is still
+/// in its page, so that the caller's closure reads the value in place.
+enum Seen<R, K> {
+    /// The value is visible: the closure ran and returned `R`.
+    Done(R),
+    /// A tombstone the snapshot sees: the key is absent.
+    Absent,
+    /// Written after the snapshot: the version store has what it sees (`K`
+    /// carries the key where the caller no longer has it).
+    Newer(K),
 }
 
 /// Turns a stored main-tree value into what `snapshot` sees of `key`.
@@ -173,6 +185,20 @@ impl Engine {
 
     /// The value of `key` as the transaction sees it.
     pub fn get(&mut self, txn: TxnId, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(txn, tree, key, <[u8]>::to_vec)
+    }
+
+    /// [`Engine::get`] without the copy: calls `f` with the value as the
+    /// transaction sees it (in place in its page unless it overflows or
+    /// comes from the version store) and returns what `f` returns; `None`,
+    /// without calling `f`, when the key is absent.
+    pub fn get_with<R>(
+        &mut self,
+        txn: TxnId,
+        tree: TreeId,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
         self.healthy()?;
         self.check_key(key)?;
         let Engine {
@@ -185,14 +211,30 @@ impl Engine {
         let t = open_txn(txns, txn)?;
         let (target, _) = target(catalog, t, tree)?;
         if let Some(own) = t.writes.get(tree, key) {
-            return Ok(own.map(<[u8]>::to_vec));
+            return Ok(own.map(f));
         }
         let Target::Main(btree) = target else {
             return Ok(None);
         };
-        match btree.get(pager, key)? {
-            None => Ok(None),
-            Some(raw) => resolve(pager, versions, tree, key, raw, t.snapshot),
+        let mut f = Some(f);
+        let seen = btree.get_with(pager, key, |raw| {
+            let (stamp, n) = decode_stamp(raw)?;
+            Ok(if stamp.ts > t.snapshot {
+                Seen::Newer(())
+            } else if stamp.tombstone {
+                Seen::Absent
+            } else {
+                let f = f.take().expect("the closure runs once");
+                Seen::Done(f(&raw[n..]))
+            })
+        })?;
+        match seen {
+            None | Some(Seen::Absent) => Ok(None),
+            Some(Seen::Done(r)) => Ok(Some(r)),
+            Some(Seen::Newer(())) => {
+                let old = versions.lookup(pager, tree, key, t.snapshot)?;
+                Ok(old.map(|v| f.take().expect("not called before")(&v)))
+            }
         }
     }
 
@@ -246,6 +288,28 @@ impl Engine {
         upper: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        self.scan_with(txn, tree, lower, upper, limit, |key, value| {
+            out.push((key.to_vec(), value.to_vec()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Engine::scan`] without the copies: calls `f` with each of up to
+    /// `limit` rows, ascending, in place in its page where it can (values
+    /// that overflow, come from the version store or from the transaction's
+    /// own writes are lent from a buffer). Returns the number of rows
+    /// visited; an error from `f` ends the scan with that error.
+    pub fn scan_with(
+        &mut self,
+        txn: TxnId,
+        tree: TreeId,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        limit: usize,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<usize> {
         self.healthy()?;
         let Engine {
             txns,
@@ -256,20 +320,35 @@ impl Engine {
         } = self;
         let t = open_txn(txns, txn)?;
         let (target, _) = target(catalog, t, tree)?;
-        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut visited = 0;
         if let (Target::Main(btree), None) = (target, t.writes.map(tree)) {
             // Nothing of the transaction's own to merge: read the tree alone.
             let lower = lower.map(<[u8]>::to_vec);
             let mut cursor = Cursor::new(btree, lower, upper.map(<[u8]>::to_vec));
-            while out.len() < limit {
-                let Some((key, raw)) = cursor.next(pager)? else {
-                    break;
-                };
-                if let Some(value) = resolve(pager, versions, tree, &key, raw, t.snapshot)? {
-                    out.push((key, value));
+            while visited < limit {
+                let row = cursor.next_with(pager, |key, raw| {
+                    let (stamp, n) = decode_stamp(raw)?;
+                    if stamp.ts > t.snapshot {
+                        return Ok(Seen::Newer(key.to_vec()));
+                    }
+                    if stamp.tombstone {
+                        return Ok(Seen::Absent);
+                    }
+                    f(key, &raw[n..]).map(Seen::Done)
+                })?;
+                match row {
+                    None => break,
+                    Some(Seen::Done(())) => visited += 1,
+                    Some(Seen::Absent) => {}
+                    Some(Seen::Newer(key)) => {
+                        if let Some(value) = versions.lookup(pager, tree, &key, t.snapshot)? {
+                            f(&key, &value)?;
+                            visited += 1;
+                        }
+                    }
                 }
             }
-            return Ok(out);
+            return Ok(visited);
         }
         let mut cursor = self.cursor(
             txn,
@@ -277,13 +356,14 @@ impl Engine {
             lower.map(<[u8]>::to_vec),
             upper.map(<[u8]>::to_vec),
         )?;
-        while out.len() < limit {
+        while visited < limit {
             match cursor.next(self)? {
-                Some(pair) => out.push(pair),
+                Some((key, value)) => f(&key, &value)?,
                 None => break,
             }
+            visited += 1;
         }
-        Ok(out)
+        Ok(visited)
     }
 
     /// A streaming, double-ended cursor over the range as the transaction

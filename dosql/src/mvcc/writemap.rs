@@ -55,6 +55,7 @@ fn below(key: &[u8], hi: Bound<&[u8]>) -> bool {
 }
 
 impl WriteMap {
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.run.len() + self.map.len()
     }

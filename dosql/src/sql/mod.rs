@@ -15,6 +15,21 @@
 //! a column's declared type only gives it an *affinity* that converts
 //! values on the way in.
 
+pub mod func;
 pub mod value;
 
+mod bind;
+mod database;
+mod ddl;
+mod dml;
+mod exec;
+mod expr;
+mod parse;
+mod plan;
+mod record;
+mod rows;
+mod schema;
+
+pub use database::{Database, Session, StatementResult};
+pub use parse::{MAX_PARAMS, MAX_SQL_LEN};
 pub use value::Value;

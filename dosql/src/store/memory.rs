@@ -92,6 +92,8 @@ struct LogState {
     records: BTreeMap<Lsn, Vec<u8>>,
     /// Records with LSN `<= synced` are durable.
     synced: Option<Lsn>,
+    /// The highest LSN truncated away: `last_lsn` once no record is left.
+    truncated: Option<Lsn>,
     syncs: u64,
 }
 
@@ -112,6 +114,8 @@ impl MemLogStore {
         let mut state = self.lock();
         let keep = state.synced;
         state.records.retain(|lsn, _| Some(*lsn) <= keep);
+        // A truncated LSN survives only if it had been synced.
+        state.truncated = state.truncated.min(keep);
     }
 
     /// Number of successful syncs, to observe group commit.
@@ -137,7 +141,8 @@ impl MemLogStore {
 impl LogStore for MemLogStore {
     fn append(&mut self, lsn: Lsn, record: &[u8]) -> Result<()> {
         let mut state = self.lock();
-        if let Some((&last, _)) = state.records.last_key_value() {
+        let last = state.records.last_key_value().map(|(l, _)| *l);
+        if let Some(last) = last.max(state.truncated) {
             if lsn <= last {
                 return Err(Error::InvalidInput(format!(
                     "LSN {lsn} does not follow {last}"
@@ -177,12 +182,17 @@ impl LogStore for MemLogStore {
 
     fn truncate_before(&mut self, before: Lsn) -> Result<()> {
         let mut state = self.lock();
-        state.records = state.records.split_off(&before);
+        let kept = state.records.split_off(&before);
+        let dropped = state.records.last_key_value().map(|(l, _)| *l);
+        state.truncated = state.truncated.max(dropped);
+        state.records = kept;
         Ok(())
     }
 
     fn last_lsn(&self) -> Option<Lsn> {
-        self.lock().records.last_key_value().map(|(l, _)| *l)
+        let state = self.lock();
+        let last = state.records.last_key_value().map(|(l, _)| *l);
+        last.max(state.truncated)
     }
 }
 
@@ -232,5 +242,10 @@ mod tests {
         log.truncate_before(2).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log.last_lsn(), Some(2));
+        log.truncate_before(10).unwrap();
+        assert!(log.is_empty());
+        assert_eq!(log.last_lsn(), Some(2), "the last LSN outlives its record");
+        assert!(log.append(2, b"again").is_err());
+        log.append(3, b"d").unwrap();
     }
 }

@@ -35,7 +35,9 @@
 //!   successful `sync`. A torn tail is detected and dropped by the store at
 //!   open; damage before the tail is reported as [`Error::Corruption`].
 //! * [`LogStore::truncate_before`] discards old records (retention). A store
-//!   may keep more than asked (whole segments), never less.
+//!   may keep more than asked (whole segments), never less; it may discard
+//!   every record, but [`LogStore::last_lsn`] still reports the last LSN
+//!   appended, also after a restart, so that LSNs never repeat.
 //!
 //! Neither trait requires `Send`: inside a Durable Object the stores hold
 //! JavaScript handles. A native server owns the engine on one thread.
@@ -63,6 +65,20 @@ pub type Lsn = u64;
 pub const MIN_PAGE_SIZE: u32 = 1024;
 /// Largest supported page size in bytes.
 pub const MAX_PAGE_SIZE: u32 = 65536;
+/// Page size of new databases unless the caller picks another.
+///
+/// Chosen by measurement (`dosql-bench --page-sizes 4096,8192,16384
+/// --repeat 3`, 1M rows of 100 bytes, 64 MiB cache, file stores; see
+/// `bench/README.md`): 4096 has the best worst case of the five workloads,
+/// DoSQL/SQLite 0.84x against 0.79x at 8192 and 0.57x at 16384, all on
+/// random point lookups. Larger pages win range scans a little and bulk
+/// inserts not at all; they lose lookups and, at 16384, small update
+/// transactions (1.41x / 1.34x / 0.73x), because each cache miss reads,
+/// checksums and validates a whole page and each checkpoint writes whole
+/// pages. Re-measure for the Durable Object store (issue 4), where a page
+/// is a row read through a JavaScript call and larger pages may win.
+pub const DEFAULT_PAGE_SIZE: u32 = 4096;
+
 /// Largest meta blob a store must accept.
 pub const MAX_META_SIZE: usize = 1 << 20;
 
@@ -117,7 +133,8 @@ pub trait LogStore {
     /// Discards records with LSN `< before`. May keep some of them.
     fn truncate_before(&mut self, before: Lsn) -> Result<()>;
 
-    /// The LSN of the last record appended, if any.
+    /// The LSN of the last record appended (that survived a crash), even
+    /// when truncation has discarded it; `None` for a log never appended to.
     fn last_lsn(&self) -> Option<Lsn>;
 }
 

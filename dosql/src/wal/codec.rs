@@ -25,10 +25,11 @@
 //! record has exactly one encoding and re-encoding a decoded record
 //! reproduces its bytes.
 
-use super::{Change, Record};
+use super::{Change, ChangeRef, Record};
 use crate::corruption;
 use crate::error::Result;
 use crate::store::Lsn;
+use crate::varint;
 
 /// Version of the body encoding, its first byte.
 pub const RECORD_VERSION: u8 = 1;
@@ -45,17 +46,8 @@ const DROP_TREE: u8 = 0x07;
 /// how many changes the remaining bytes can hold.
 const MIN_CHANGE_LEN: usize = 2;
 
-/// Appends `v` as an unsigned LEB128 varint (1 to 10 bytes).
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put_varint(out, bytes.len() as u64);
+    varint::push(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
@@ -79,48 +71,77 @@ pub(super) fn encode_body(
     changes: &[Change],
     out: &mut Vec<u8>,
 ) {
-    out.push(RECORD_VERSION);
-    put_varint(out, txn);
-    put_varint(out, commit_ts);
-    put_varint(out, wall_time_ms);
-    put_varint(out, changes.len() as u64);
+    let mut head = [0u8; MAX_HEAD_LEN];
+    let n = encode_head(
+        &mut head,
+        txn,
+        commit_ts,
+        wall_time_ms,
+        changes.len() as u64,
+    );
+    out.extend_from_slice(&head[..n]);
     for change in changes {
-        match change {
-            Change::Put {
-                tree,
-                key,
-                before,
-                after,
-            } => {
-                out.push(if before.is_some() { PUT_BEFORE } else { PUT });
-                put_varint(out, *tree);
-                put_bytes(out, key);
-                if let Some(before) = before {
-                    put_bytes(out, before);
-                }
-                put_bytes(out, after);
+        encode_change(change.borrowed(), out);
+    }
+}
+
+/// Longest record head: the version byte and four varints.
+pub(super) const MAX_HEAD_LEN: usize = 1 + 4 * varint::MAX_LEN;
+
+/// Writes the head of a record body (everything before the changes) into
+/// `out` and returns its length.
+pub(super) fn encode_head(
+    out: &mut [u8; MAX_HEAD_LEN],
+    txn: u64,
+    commit_ts: u64,
+    wall_time_ms: u64,
+    count: u64,
+) -> usize {
+    out[0] = RECORD_VERSION;
+    let mut n = 1;
+    for v in [txn, commit_ts, wall_time_ms, count] {
+        n += varint::write(&mut out[n..], v);
+    }
+    n
+}
+
+/// Appends one encoded change to `out`.
+pub(super) fn encode_change(change: ChangeRef<'_>, out: &mut Vec<u8>) {
+    match change {
+        ChangeRef::Put {
+            tree,
+            key,
+            before,
+            after,
+        } => {
+            out.push(if before.is_some() { PUT_BEFORE } else { PUT });
+            varint::push(out, tree);
+            put_bytes(out, key);
+            if let Some(before) = before {
+                put_bytes(out, before);
             }
-            Change::Delete { tree, key, before } => {
-                out.push(if before.is_some() {
-                    DELETE_BEFORE
-                } else {
-                    DELETE
-                });
-                put_varint(out, *tree);
-                put_bytes(out, key);
-                if let Some(before) = before {
-                    put_bytes(out, before);
-                }
+            put_bytes(out, after);
+        }
+        ChangeRef::Delete { tree, key, before } => {
+            out.push(if before.is_some() {
+                DELETE_BEFORE
+            } else {
+                DELETE
+            });
+            varint::push(out, tree);
+            put_bytes(out, key);
+            if let Some(before) = before {
+                put_bytes(out, before);
             }
-            Change::CreateTree { tree, name, index } => {
-                out.push(if *index { CREATE_INDEX } else { CREATE_TABLE });
-                put_varint(out, *tree);
-                put_bytes(out, name.as_bytes());
-            }
-            Change::DropTree { tree } => {
-                out.push(DROP_TREE);
-                put_varint(out, *tree);
-            }
+        }
+        ChangeRef::CreateTree { tree, name, index } => {
+            out.push(if index { CREATE_INDEX } else { CREATE_TABLE });
+            varint::push(out, tree);
+            put_bytes(out, name.as_bytes());
+        }
+        ChangeRef::DropTree { tree } => {
+            out.push(DROP_TREE);
+            varint::push(out, tree);
         }
     }
 }
@@ -223,25 +244,11 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for i in 0..10 {
-            let b = self.u8()?;
-            let part = u64::from(b & 0x7F);
-            // The tenth byte holds bit 63 only; a final zero byte after the
-            // first would be a longer form of a shorter varint.
-            if (i == 9 && b > 1) || (i > 0 && b == 0) {
-                return Err(corruption!(
-                    "WAL record {}: bad varint at byte {}",
-                    self.lsn,
-                    self.pos - 1
-                ));
-            }
-            v |= part << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        unreachable!("the tenth byte either ends the varint or is rejected")
+        let (v, n) = varint::read(self.bytes, self.pos).ok_or_else(|| {
+            corruption!("WAL record {}: bad varint at byte {}", self.lsn, self.pos)
+        })?;
+        self.pos += n;
+        Ok(v)
     }
 
     fn bytes(&mut self) -> Result<&'a [u8]> {
@@ -341,7 +348,7 @@ mod tests {
     fn varints_are_canonical() {
         for v in [0, 1, 127, 128, 16383, 16384, u64::MAX >> 1, u64::MAX] {
             let mut buf = Vec::new();
-            put_varint(&mut buf, v);
+            varint::push(&mut buf, v);
             let mut r = Reader {
                 bytes: &buf,
                 pos: 0,
@@ -385,7 +392,7 @@ mod tests {
         assert!(decode_record(5, &version).is_err());
         // A huge change count is refused before any allocation.
         let mut huge = vec![RECORD_VERSION, 1, 1, 1];
-        put_varint(&mut huge, u64::MAX);
+        varint::push(&mut huge, u64::MAX);
         assert!(decode_record(5, &huge).is_err());
         let bad_name = [RECORD_VERSION, 1, 1, 1, 1, CREATE_TABLE, 1, 1, 0xFF];
         assert!(decode_record(5, &bad_name).is_err());

@@ -19,9 +19,10 @@
 //!   appended so far durable (group commit). `durable_lsn` counts syncs made
 //!   through this `Wal` only, so it is 0 after open until the first sync:
 //!   records found at open may have reached the OS without reaching the disk.
-//! * Truncation never removes the last durable record. The store learns the
-//!   next LSN from its last record, so an empty log after a restart would
-//!   restart LSNs at 1 and collide with a checkpoint that names a later LSN.
+//! * Truncation may remove every durable record (after a checkpoint the
+//!   pages hold them all), never one that is not yet durable. The store
+//!   keeps reporting the last LSN after that, across restarts too (the
+//!   [`LogStore`] contract), so LSNs never restart below a checkpoint.
 //!
 //! The body encoding is in [`codec`]; the store adds the framing.
 
@@ -74,6 +75,61 @@ pub enum Change {
     },
 }
 
+/// A [`Change`] whose bytes are borrowed, so that a commit can log what it
+/// applies without copying keys and values into owned changes first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ChangeRef<'a> {
+    Put {
+        tree: TreeId,
+        key: &'a [u8],
+        before: Option<&'a [u8]>,
+        after: &'a [u8],
+    },
+    Delete {
+        tree: TreeId,
+        key: &'a [u8],
+        before: Option<&'a [u8]>,
+    },
+    CreateTree {
+        tree: TreeId,
+        name: &'a str,
+        index: bool,
+    },
+    DropTree {
+        tree: TreeId,
+    },
+}
+
+impl Change {
+    /// The same change, borrowed.
+    pub fn borrowed(&self) -> ChangeRef<'_> {
+        match self {
+            Change::Put {
+                tree,
+                key,
+                before,
+                after,
+            } => ChangeRef::Put {
+                tree: *tree,
+                key,
+                before: before.as_deref(),
+                after,
+            },
+            Change::Delete { tree, key, before } => ChangeRef::Delete {
+                tree: *tree,
+                key,
+                before: before.as_deref(),
+            },
+            Change::CreateTree { tree, name, index } => ChangeRef::CreateTree {
+                tree: *tree,
+                name,
+                index: *index,
+            },
+            Change::DropTree { tree } => ChangeRef::DropTree { tree: *tree },
+        }
+    }
+}
+
 /// Capacity kept in the encode buffer between appends; a bulk commit may
 /// grow it far beyond, and that memory is returned afterwards.
 const KEEP_BUFFER: usize = 4 << 20;
@@ -81,7 +137,11 @@ const KEEP_BUFFER: usize = 4 << 20;
 /// The write-ahead log over a [`LogStore`].
 pub struct Wal {
     log: Box<dyn LogStore>,
+    /// The record being built: `MAX_HEAD_LEN` bytes of room for its head,
+    /// then the encoded changes.
     buf: Vec<u8>,
+    /// Changes in `buf`.
+    pending: u64,
     last_lsn: Lsn,
     durable_lsn: Lsn,
     bytes_appended: u64,
@@ -94,6 +154,7 @@ impl Wal {
         Ok(Wal {
             log,
             buf: Vec::new(),
+            pending: 0,
             last_lsn,
             durable_lsn: 0,
             bytes_appended: 0,
@@ -110,11 +171,68 @@ impl Wal {
         wall_time_ms: u64,
         changes: &[Change],
     ) -> Result<Lsn> {
-        let lsn = self.last_lsn + 1;
+        self.start_record();
+        for change in changes {
+            self.push_change(change.borrowed());
+        }
+        self.append_record(txn, commit_ts, wall_time_ms)
+    }
+
+    /// Starts building a record change by change ([`Wal::push_change`],
+    /// then [`Wal::append_record`]), dropping any unfinished one. This
+    /// encodes each change straight into the record, while it is applied.
+    pub fn start_record(&mut self) {
         self.buf.clear();
-        codec::encode_body(txn, commit_ts, wall_time_ms, changes, &mut self.buf);
-        let result = self.log.append(lsn, &self.buf);
-        let len = self.buf.len() as u64;
+        self.buf.resize(codec::MAX_HEAD_LEN, 0);
+        self.pending = 0;
+    }
+
+    /// Makes room for `additional` more bytes of changes, so that a large
+    /// record is allocated once instead of grown by doubling.
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
+    /// Adds a change to the record started by [`Wal::start_record`] (or
+    /// starts one).
+    pub fn push_change(&mut self, change: ChangeRef<'_>) {
+        self.ensure_started();
+        codec::encode_change(change, &mut self.buf);
+        self.pending += 1;
+    }
+
+    /// A record is being built exactly when `buf` holds at least its head
+    /// room: `append_record` leaves it empty.
+    fn ensure_started(&mut self) {
+        if self.buf.len() < codec::MAX_HEAD_LEN {
+            self.start_record();
+        }
+    }
+
+    /// Changes added to the record being built.
+    pub fn pending_changes(&self) -> u64 {
+        self.pending
+    }
+
+    /// Logs the record built since [`Wal::start_record`] under the next LSN
+    /// and returns it; the same bytes as [`Wal::append`] with its changes.
+    pub fn append_record(
+        &mut self,
+        txn: TxnId,
+        commit_ts: Timestamp,
+        wall_time_ms: u64,
+    ) -> Result<Lsn> {
+        self.ensure_started();
+        let lsn = self.last_lsn + 1;
+        let mut head = [0u8; codec::MAX_HEAD_LEN];
+        let n = codec::encode_head(&mut head, txn, commit_ts, wall_time_ms, self.pending);
+        // The head goes right before the changes, in the room left for it.
+        let start = codec::MAX_HEAD_LEN - n;
+        self.buf[start..codec::MAX_HEAD_LEN].copy_from_slice(&head[..n]);
+        let result = self.log.append(lsn, &self.buf[start..]);
+        let len = (self.buf.len() - start) as u64;
+        self.buf.clear();
+        self.pending = 0;
         if self.buf.capacity() > KEEP_BUFFER {
             self.buf = Vec::new();
         }
@@ -162,11 +280,11 @@ impl Wal {
             .scan(from, &mut |lsn, bytes| f(decode_record(lsn, bytes)?))
     }
 
-    /// Discards records with LSN `< lsn` (the store may keep some). The
-    /// last durable record is always kept (see the module docs), and
-    /// nothing is discarded before the first sync since open.
+    /// Discards records with LSN `< lsn` (the store may keep some). Only
+    /// durable records are discarded, so nothing before the first sync
+    /// since open.
     pub fn truncate_before(&mut self, lsn: Lsn) -> Result<()> {
-        self.log.truncate_before(lsn.min(self.durable_lsn))
+        self.log.truncate_before(lsn.min(self.durable_lsn + 1))
     }
 
     /// Body bytes appended since open, for checkpoint triggers.
@@ -263,13 +381,25 @@ mod tests {
         wal.sync().unwrap();
         wal.truncate_before(4).unwrap();
         assert_eq!(lsns(&mut wal, 0), vec![4, 5]);
+        wal.append(9, 9, 0, &[put(b"x")]).unwrap();
         wal.truncate_before(100).unwrap();
-        assert_eq!(lsns(&mut wal, 0), vec![5], "the last durable record stays");
+        assert_eq!(
+            lsns(&mut wal, 0),
+            vec![6],
+            "the record not yet durable stays"
+        );
+        wal.sync().unwrap();
+        wal.truncate_before(100).unwrap();
+        assert_eq!(
+            lsns(&mut wal, 0),
+            Vec::<Lsn>::new(),
+            "every durable record goes"
+        );
         drop(wal);
         let mut wal = Wal::open(Box::new(store)).unwrap();
         assert_eq!(
-            wal.append(9, 9, 0, &[]).unwrap(),
-            6,
+            wal.append(10, 10, 0, &[]).unwrap(),
+            7,
             "LSNs continue after a full truncation"
         );
     }
@@ -310,5 +440,58 @@ mod tests {
         })
         .unwrap();
         assert_eq!(got, Some(vec![big]));
+    }
+
+    #[test]
+    fn records_built_change_by_change_match_whole_appends() {
+        let store = MemLogStore::new();
+        let mut wal = Wal::open(Box::new(store.clone())).unwrap();
+        let changes = vec![
+            Change::DropTree { tree: 3 },
+            Change::CreateTree {
+                tree: 4,
+                name: "t".into(),
+                index: true,
+            },
+            put(b"k"),
+            Change::Delete {
+                tree: 1,
+                key: b"gone".to_vec(),
+                before: Some(vec![7; 300]),
+            },
+        ];
+        wal.append(9, 500, 1_700_000_000_000, &changes).unwrap();
+        // Without start_record: push_change starts the record itself.
+        for change in &changes {
+            wal.push_change(change.borrowed());
+        }
+        assert_eq!(wal.pending_changes(), 4);
+        wal.append_record(9, 500, 1_700_000_000_000).unwrap();
+        // A started and abandoned record leaves nothing behind.
+        wal.start_record();
+        wal.push_change(put(b"dropped").borrowed());
+        wal.start_record();
+        wal.append_record(10, 501, 0).unwrap();
+        let mut records = Vec::new();
+        let mut log: Box<dyn LogStore> = Box::new(store);
+        log.scan(0, &mut |lsn, bytes| {
+            records.push((lsn, bytes.to_vec()));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0].1, records[1].1, "the same bytes either way");
+        let mut expected = Vec::new();
+        encode_record(
+            &Record {
+                lsn: 3,
+                txn: 10,
+                commit_ts: 501,
+                wall_time_ms: 0,
+                changes: vec![],
+            },
+            &mut expected,
+        );
+        assert_eq!(records[2], (3, expected));
     }
 }

@@ -17,8 +17,11 @@
 //! * A new segment starts when the active one has reached the segment size;
 //!   it is named by the LSN of its first record. A record is never split.
 //! * `truncate_before` deletes whole segments that lie entirely below the
-//!   LSN, oldest first; the active segment always stays, so the last LSN
-//!   survives a restart.
+//!   LSN, oldest first. When that is every record, the active segment is
+//!   replaced by an *empty* one (header only) named by the next LSN, made
+//!   durable before anything is deleted: a checkpointed bulk load leaves
+//!   no WAL bytes behind, and the last LSN still survives a restart (an
+//!   empty last segment named `n` means "the last record was `n - 1`").
 //!
 //! Opening validates every segment; see [`recover`].
 
@@ -74,6 +77,8 @@ struct Segment {
     len: u64,
     /// Written since the last sync.
     dirty: bool,
+    /// Holds no record (only its header): named by the next LSN.
+    empty: bool,
 }
 
 /// A [`LogStore`] in segment files in one directory.
@@ -176,13 +181,25 @@ impl FileLogStore {
     fn append_inner(&mut self, lsn: Lsn, header: &[u8], record: &[u8]) -> Result<()> {
         let roll = match self.segments.last() {
             None => true,
+            // An empty segment is named by the LSN expected next; a record
+            // with another LSN (stores accept gaps) needs a segment of its
+            // own name, and the empty one has nothing to keep.
+            Some(s) if s.empty => s.first_lsn != lsn,
             Some(s) => {
                 let size = s.len + self.buf.len() as u64;
                 size >= self.options.segment_size && size > SEGMENT_HEADER_LEN as u64
             }
         };
         if roll {
+            if self.segments.last().is_some_and(|s| s.empty) {
+                let empty = self.segments.pop().expect("checked above");
+                std::fs::remove_file(&empty.path)?;
+                self.dir_dirty = true;
+            }
             self.start_segment(lsn)?;
+        }
+        if let Some(active) = self.segments.last_mut() {
+            active.empty = false;
         }
         self.buf.extend_from_slice(header);
         if record.len() >= DIRECT_WRITE {
@@ -216,6 +233,7 @@ impl FileLogStore {
             file,
             len: 0,
             dirty: true,
+            empty: true,
         });
         self.dir_dirty = true;
         self.buf.extend_from_slice(&segment_header(lsn));
@@ -333,6 +351,21 @@ impl LogStore for FileLogStore {
 
     fn truncate_before(&mut self, before: Lsn) -> Result<()> {
         self.guarded(|s| {
+            if let Some(last) = s.last_lsn.filter(|l| *l < before) {
+                let active_has_records = s.segments.last().is_some_and(|a| !a.empty);
+                if active_has_records && last < Lsn::MAX {
+                    // Every record goes: continue in an empty segment, made
+                    // durable first, so that a crash at any point leaves
+                    // either the old records or the marker of the next LSN.
+                    s.start_segment(last + 1)?;
+                    s.flush_buf()?;
+                    let marker = s.segments.last_mut().expect("just started");
+                    marker.file.sync_data()?;
+                    marker.dirty = false;
+                    sync_dir(&s.dir)?;
+                    s.dir_dirty = false;
+                }
+            }
             // Segment 0 lies entirely below `before` when the next one
             // starts at or below it.
             while s.segments.len() > 1 && s.segments[1].first_lsn <= before {
@@ -483,16 +516,63 @@ mod tests {
         );
         log.truncate_before(7).unwrap();
         assert_eq!(log.segments(), vec![7, 10]);
+        log.truncate_before(10).unwrap();
+        assert_eq!(log.segments(), vec![10], "the active segment holds 10");
         log.truncate_before(100).unwrap();
-        assert_eq!(log.segments(), vec![10], "the active segment stays");
+        assert_eq!(
+            log.segments(),
+            vec![11],
+            "every record gone: an empty segment names the next LSN"
+        );
         assert_eq!(log.last_lsn(), Some(10));
-        let files = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files, 1);
+        assert!(all(&mut log, 0).is_empty());
+        let files: Vec<u64> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .collect();
+        assert_eq!(
+            files,
+            vec![SEGMENT_HEADER_LEN as u64],
+            "no record bytes left"
+        );
         drop(log);
         let mut log = small_segments(dir.path(), (SEGMENT_HEADER_LEN + 3 * 32) as u64);
-        assert_eq!((log.last_lsn(), log.segments()), (Some(10), vec![10]));
+        assert_eq!((log.last_lsn(), log.segments()), (Some(10), vec![11]));
+        assert!(log.append(10, &record(10)).is_err(), "LSNs never repeat");
         log.append(11, &record(11)).unwrap();
         log.sync().unwrap();
+        assert_eq!(all(&mut log, 0), vec![(11, record(11))]);
+        drop(log);
+        let mut log = small_segments(dir.path(), (SEGMENT_HEADER_LEN + 3 * 32) as u64);
+        assert_eq!((log.last_lsn(), log.segments()), (Some(11), vec![11]));
+        log.truncate_before(12).unwrap();
+        // A gap after an empty segment: it is replaced by one of the new name.
+        log.append(20, &record(20)).unwrap();
+        log.sync().unwrap();
+        assert_eq!(log.segments(), vec![20]);
+        drop(log);
+        let mut log = small_segments(dir.path(), (SEGMENT_HEADER_LEN + 3 * 32) as u64);
+        assert_eq!(all(&mut log, 0), vec![(20, record(20))]);
+    }
+
+    #[test]
+    fn a_torn_first_record_leaves_an_empty_segment_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = small_segments(dir.path(), (SEGMENT_HEADER_LEN + 32) as u64);
+        log.append(1, &record(1)).unwrap();
+        log.append(2, &record(2)).unwrap();
+        log.sync().unwrap();
+        drop(log);
+        // Tear record 2, the only one of its segment, after its header.
+        let second = dir.path().join(segment_name(2));
+        let file = OpenOptions::new().write(true).open(&second).unwrap();
+        file.set_len(SEGMENT_HEADER_LEN as u64 + 10).unwrap();
+        let mut log = FileLogStore::open(dir.path()).unwrap();
+        assert_eq!((log.last_lsn(), log.segments()), (Some(1), vec![1, 2]));
+        log.append(2, &record(2)).unwrap();
+        log.sync().unwrap();
+        drop(log);
+        let mut log = FileLogStore::open(dir.path()).unwrap();
         assert_eq!(all(&mut log, 0).len(), 2);
     }
 

@@ -25,8 +25,10 @@ use crate::store::frame::{decode_frame, decode_header, FrameError, FRAME_HEADER_
 use crate::store::Lsn;
 
 impl FileLogStore {
-    /// Validates one segment at open and adds it (unless it is an empty
-    /// last segment, which is removed).
+    /// Validates one segment at open and adds it. A last segment whose
+    /// header never reached the file is removed; one with a whole header and
+    /// no record is kept: it names the next LSN (after a truncation of every
+    /// record, or a crash before the first record of a new segment landed).
     pub(super) fn load_segment(
         &mut self,
         first_lsn: Lsn,
@@ -94,8 +96,15 @@ impl FileLogStore {
             if !is_last {
                 return Err(crate::corruption!("{name}: segment holds no records"));
             }
-            drop(file);
-            return self.remove_empty(path);
+            if prev.is_some_and(|p| p >= first_lsn) {
+                return Err(crate::corruption!(
+                    "{name}: empty segment does not follow LSN {}",
+                    prev.unwrap_or_default()
+                ));
+            }
+            // LSNs are consecutive, so the record before this segment's
+            // first one was `first_lsn - 1`, whether or not it is still held.
+            prev = first_lsn.checked_sub(1).filter(|l| *l > 0);
         }
         self.last_lsn = prev;
         self.segments.push(Segment {
@@ -104,6 +113,7 @@ impl FileLogStore {
             file,
             len,
             dirty: false,
+            empty: frames == 0,
         });
         Ok(())
     }
@@ -293,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn torn_segment_creation_is_removed() {
+    fn torn_segment_creation_is_removed_or_kept_empty() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = small_segments(dir.path(), 50);
         log.append(1, &record(1)).unwrap();
@@ -308,8 +318,18 @@ mod tests {
                 std::fs::write(&next, f).unwrap();
             }
             let mut log = small_segments(dir.path(), 50);
-            assert_eq!(log.segments(), vec![1], "torn segment of {len} bytes");
-            assert!(!next.exists());
+            if len < SEGMENT_HEADER_LEN {
+                assert_eq!(log.segments(), vec![1], "torn header of {len} bytes");
+                assert!(!next.exists());
+            } else {
+                // A whole header with no whole record: kept, naming LSN 2.
+                assert_eq!(log.segments(), vec![1, 2], "empty segment of {len} bytes");
+                assert_eq!(
+                    std::fs::metadata(&next).unwrap().len(),
+                    SEGMENT_HEADER_LEN as u64
+                );
+            }
+            assert_eq!(log.last_lsn(), Some(1));
             assert_eq!(all(&mut log, 0), expected([1]));
         }
         std::fs::write(&next, b"garbage that is no header").unwrap();

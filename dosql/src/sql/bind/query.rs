@@ -1,0 +1,820 @@
+//! Binding queries: WITH, compound bodies, SELECT with its FROM clause,
+//! grouping, ordering and limits, and the placement of WHERE conjuncts on
+//! join levels (see `plan.rs`).
+
+use sqlparser::ast;
+
+use super::{Binder, CteInfo, ColInfo, SourceInfo};
+use crate::error::{Error, Result};
+use crate::invalid;
+use crate::sql::expr::{CmpOp, Expr};
+use crate::sql::plan::{
+    choose_access, max_level, Access, Aggregation, Body, CtePlan, Level, OrderKey, QueryPlan, SelectPlan,
+    SetOp, Source,
+};
+use crate::sql::schema::{fold, object_name, Table};
+use crate::sql::value::Collation;
+
+/// A FROM item being bound, before access paths are chosen.
+struct Draft {
+    source: Source,
+    name: String,
+    offset: usize,
+    width: usize,
+    left: bool,
+    on: Vec<Expr>,
+}
+
+/// Splits a condition into its AND-ed parts.
+pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::And(a, b) => {
+            conjuncts(*a, out);
+            conjuncts(*b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn expr_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(id) => id.value.clone(),
+        ast::Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn table_cols(table: &Table) -> Vec<ColInfo> {
+    let mut cols: Vec<ColInfo> = table
+        .columns
+        .iter()
+        .map(|c| ColInfo {
+            name: c.name.clone(),
+            aff: Some(c.affinity),
+            coll: c.collation,
+            hidden: false,
+            merged: false,
+        })
+        .collect();
+    if !table.without_rowid {
+        cols.push(ColInfo {
+            name: "rowid".into(),
+            aff: Some(crate::sql::value::Affinity::Integer),
+            coll: Collation::Binary,
+            hidden: true,
+            merged: false,
+        });
+    }
+    cols
+}
+
+fn plan_cols(plan: &QueryPlan, names: &[String]) -> Vec<ColInfo> {
+    (0..plan.columns.len())
+        .map(|i| ColInfo {
+            name: names.get(i).unwrap_or(&plan.columns[i]).clone(),
+            aff: plan.out_aff[i],
+            coll: plan.out_coll[i],
+            hidden: false,
+            merged: false,
+        })
+        .collect()
+}
+
+fn limit_value(e: &ast::Expr) -> &ast::Expr {
+    e
+}
+
+impl Binder<'_> {
+    /// Binds a whole query (WITH, body, ORDER BY, LIMIT).
+    pub fn query(&mut self, q: &ast::Query) -> Result<QueryPlan> {
+        let mark = self.ctes.len();
+        let result = self.query_inner(q);
+        self.ctes.truncate(mark);
+        result
+    }
+
+    fn query_inner(&mut self, q: &ast::Query) -> Result<QueryPlan> {
+        let mut ctes = Vec::new();
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                ctes.push(self.cte(cte, with.recursive)?);
+            }
+        }
+        let order = match &q.order_by {
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(list) => list.as_slice(),
+                ast::OrderByKind::All(_) => return Err(invalid!("ORDER BY ALL is not supported")),
+            },
+            None => &[],
+        };
+        let mut plan = self.body(&q.body, order)?;
+        if !ctes.is_empty() {
+            ctes.append(&mut plan.ctes);
+            plan.ctes = ctes;
+        }
+        let (limit, offset) = match &q.limit_clause {
+            None => (None, None),
+            Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+                (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+            }
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit), Some(offset)),
+        };
+        if limit.is_some() || offset.is_some() {
+            if plan.limit.is_some() || plan.offset.is_some() {
+                plan = self.wrap(plan);
+            }
+            self.push_scope(Vec::new());
+            let l = limit.map(|e| self.expr(limit_value(e))).transpose();
+            let o = offset.map(|e| self.expr(e)).transpose();
+            self.pop_scope();
+            plan.limit = l?;
+            plan.offset = o?;
+        }
+        Ok(plan)
+    }
+
+    /// A plan that selects every column of `inner`, so that it can take
+    /// its own ORDER BY and LIMIT.
+    fn wrap(&mut self, inner: QueryPlan) -> QueryPlan {
+        let n = inner.columns.len();
+        let projection = (0..n)
+            .map(|i| Expr::Col {
+                idx: i,
+                aff: inner.out_aff[i],
+                coll: inner.out_coll[i],
+            })
+            .collect();
+        let (columns, out_aff, out_coll) = (inner.columns.clone(), inner.out_aff.clone(), inner.out_coll.clone());
+        QueryPlan {
+            ctes: Vec::new(),
+            body: Body::Select(Box::new(SelectPlan {
+                levels: vec![Level {
+                    source: Source::Query(Box::new(inner)),
+                    name: "subquery".into(),
+                    offset: 0,
+                    width: n,
+                    left: false,
+                    on: Vec::new(),
+                    filters: Vec::new(),
+                    access: Access::Scan,
+                    dependent: false,
+                }],
+                pre_filters: Vec::new(),
+                width: n,
+                aggregate: None,
+                projection,
+                distinct: false,
+                order: Vec::new(),
+            })),
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            columns,
+            out_aff,
+            out_coll,
+        }
+    }
+
+    fn cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<CtePlan> {
+        let name = cte.alias.name.value.clone();
+        let names: Vec<String> = cte.alias.columns.iter().map(|c| c.name.value.clone()).collect();
+        let id = self.next_cte;
+        self.next_cte += 1;
+        let self_ref = recursive && query_mentions(&cte.query, &name);
+        let register = |b: &mut Binder, plan: &QueryPlan| {
+            if !names.is_empty() && names.len() != plan.columns.len() {
+                return Err(invalid!(
+                    "table {name} has {} values for {} columns",
+                    plan.columns.len(),
+                    names.len()
+                ));
+            }
+            b.ctes.push(CteInfo {
+                name: name.clone(),
+                id,
+                columns: if names.is_empty() { plan.columns.clone() } else { names.clone() },
+                aff: plan.out_aff.clone(),
+                coll: plan.out_coll.clone(),
+            });
+            Ok(())
+        };
+        if !self_ref {
+            let plan = self.query(&cte.query)?;
+            register(self, &plan)?;
+            return Ok(CtePlan::Plain { id, plan });
+        }
+        let ast::SetExpr::SetOperation {
+            left,
+            op: ast::SetOperator::Union,
+            set_quantifier,
+            right,
+        } = cte.query.body.as_ref()
+        else {
+            return Err(invalid!("recursive CTE {name} must be anchor UNION [ALL] step"));
+        };
+        if cte.query.order_by.is_some() || cte.query.limit_clause.is_some() {
+            return Err(invalid!("ORDER BY and LIMIT in recursive CTE {name} are not supported"));
+        }
+        let anchor = self.body(left, &[])?;
+        register(self, &anchor)?;
+        let step = self.body(right, &[])?;
+        if step.columns.len() != anchor.columns.len() {
+            return Err(invalid!("SELECTs to the left and right of UNION do not have the same number of result columns"));
+        }
+        Ok(CtePlan::Recursive {
+            id,
+            anchor,
+            step,
+            all: matches!(set_quantifier, ast::SetQuantifier::All),
+        })
+    }
+
+    fn body(&mut self, body: &ast::SetExpr, order: &[ast::OrderByExpr]) -> Result<QueryPlan> {
+        match body {
+            ast::SetExpr::Select(s) => self.select(s, order),
+            ast::SetExpr::Query(q) => {
+                let plan = self.query(q)?;
+                self.outer_order(plan, order)
+            }
+            ast::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                let l = self.body(left, &[])?;
+                let r = self.body(right, &[])?;
+                if l.columns.len() != r.columns.len() {
+                    return Err(invalid!(
+                        "SELECTs to the left and right of {op} do not have the same number of result columns"
+                    ));
+                }
+                let op = match op {
+                    ast::SetOperator::Union => SetOp::Union,
+                    ast::SetOperator::Intersect => SetOp::Intersect,
+                    ast::SetOperator::Except | ast::SetOperator::Minus => SetOp::Except,
+                };
+                let all = match set_quantifier {
+                    ast::SetQuantifier::All => true,
+                    ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                    other => return Err(invalid!("unsupported set quantifier {other}")),
+                };
+                let plan = QueryPlan {
+                    ctes: Vec::new(),
+                    columns: l.columns.clone(),
+                    out_aff: l.out_aff.clone(),
+                    out_coll: l.out_coll.clone(),
+                    body: Body::Compound {
+                        op,
+                        all,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                    },
+                    order: Vec::new(),
+                    limit: None,
+                    offset: None,
+                };
+                self.outer_order(plan, order)
+            }
+            ast::SetExpr::Values(values) => {
+                self.push_scope(Vec::new());
+                let rows = values
+                    .rows
+                    .iter()
+                    .map(|row| row.content.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>>>())
+                    .collect::<Result<Vec<_>>>();
+                self.pop_scope();
+                let rows = rows?;
+                let n = rows.first().map_or(0, Vec::len);
+                if rows.iter().any(|r| r.len() != n) {
+                    return Err(invalid!("all VALUES must have the same number of terms"));
+                }
+                let plan = QueryPlan {
+                    ctes: Vec::new(),
+                    columns: (1..=n).map(|i| format!("column{i}")).collect(),
+                    out_aff: vec![None; n],
+                    out_coll: vec![Collation::Binary; n],
+                    body: Body::Values(rows),
+                    order: Vec::new(),
+                    limit: None,
+                    offset: None,
+                };
+                self.outer_order(plan, order)
+            }
+            other => Err(invalid!("unsupported query: {other}")),
+        }
+    }
+
+    /// ORDER BY of a compound (or parenthesised) query: terms name output
+    /// columns by number, name, or the text of their expression.
+    fn outer_order(&mut self, mut plan: QueryPlan, order: &[ast::OrderByExpr]) -> Result<QueryPlan> {
+        if order.is_empty() {
+            return Ok(plan);
+        }
+        if !plan.order.is_empty() || plan.limit.is_some() || plan.offset.is_some() {
+            plan = self.wrap(plan);
+        }
+        let mut keys = Vec::with_capacity(order.len());
+        for (n, term) in order.iter().enumerate() {
+            let (inner, explicit) = match &term.expr {
+                ast::Expr::Collate { expr, collation } => {
+                    (expr.as_ref(), Some(crate::sql::schema::collation_of(collation)?))
+                }
+                other => (other, None),
+            };
+            let idx = match inner {
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::Number(text, _) => text.parse::<usize>().ok().filter(|k| *k >= 1 && *k <= plan.columns.len()).map(|k| k - 1),
+                    _ => None,
+                },
+                other => {
+                    let name = expr_name(other);
+                    let text = other.to_string();
+                    plan.columns
+                        .iter()
+                        .position(|c| c.eq_ignore_ascii_case(&name))
+                        .or_else(|| plan.columns.iter().position(|c| c.eq_ignore_ascii_case(&text)))
+                }
+            };
+            let idx = idx.ok_or_else(|| {
+                invalid!("{} ORDER BY term does not match any column in the result set", ordinal(n + 1))
+            })?;
+            keys.push(OrderKey {
+                expr: Expr::Col {
+                    idx,
+                    aff: plan.out_aff[idx],
+                    coll: plan.out_coll[idx],
+                },
+                desc: is_desc(&term.options),
+                nulls_first: term.options.nulls_first.unwrap_or(!is_desc(&term.options)),
+                coll: explicit.unwrap_or(plan.out_coll[idx]),
+            });
+        }
+        plan.order = keys;
+        Ok(plan)
+    }
+
+    /// Binds one FROM item and returns its source, name and columns.
+    fn factor(&mut self, f: &ast::TableFactor, n: usize) -> Result<(Source, String, Vec<ColInfo>)> {
+        match f {
+            ast::TableFactor::Table { name, alias, args: None, .. } => {
+                let tname = object_name(name)?;
+                let shown = alias.as_ref().map_or(tname.clone(), |a| a.name.value.clone());
+                if let Some(cte) = self.ctes.iter().rev().find(|c| c.name.eq_ignore_ascii_case(&tname)).cloned() {
+                    let cols = (0..cte.columns.len())
+                        .map(|i| ColInfo {
+                            name: cte.columns[i].clone(),
+                            aff: cte.aff[i],
+                            coll: cte.coll[i],
+                            hidden: false,
+                            merged: false,
+                        })
+                        .collect();
+                    return Ok((Source::Cte(cte.id), shown, cols));
+                }
+                if let Some(view) = self.schema.views.get(&fold(&tname)) {
+                    if self.views.iter().any(|v| v.eq_ignore_ascii_case(&tname)) {
+                        return Err(invalid!("view {tname} is circularly defined"));
+                    }
+                    self.views.push(tname.clone());
+                    let query = view.query.clone();
+                    let names = view.columns.clone();
+                    let plan = self.isolated_query(&query, true);
+                    self.views.pop();
+                    let plan = plan?;
+                    let cols = plan_cols(&plan, &names);
+                    return Ok((Source::Query(Box::new(plan)), shown, cols));
+                }
+                let table = self
+                    .schema
+                    .table(&tname)
+                    .ok_or_else(|| Error::NotFound(format!("no such table: {tname}")))?;
+                Ok((Source::Table(Box::new(table.clone())), shown, table_cols(table)))
+            }
+            ast::TableFactor::Derived { subquery, alias, lateral: false, .. } => {
+                let plan = self.isolated_query(subquery, false)?;
+                let names: Vec<String> = alias
+                    .as_ref()
+                    .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
+                    .unwrap_or_default();
+                let shown = alias.as_ref().map_or(format!("(subquery-{n})"), |a| a.name.value.clone());
+                let cols = plan_cols(&plan, &names);
+                Ok((Source::Query(Box::new(plan)), shown, cols))
+            }
+            other => Err(invalid!("unsupported FROM item: {other}")),
+        }
+    }
+
+    /// Adds one FROM item to the scope and the drafts.
+    fn add_factor(&mut self, f: &ast::TableFactor, drafts: &mut Vec<Draft>, left: bool) -> Result<SourceInfo> {
+        let offset = self.scopes.last().map_or(0, |s| s.width);
+        let (source, name, cols) = self.factor(f, drafts.len())?;
+        let info = SourceInfo {
+            name: name.clone(),
+            cols,
+            offset,
+        };
+        drafts.push(Draft {
+            source,
+            name,
+            offset,
+            width: info.cols.len(),
+            left,
+            on: Vec::new(),
+        });
+        self.add_source(info.clone());
+        Ok(info)
+    }
+
+    fn from_item(&mut self, twj: &ast::TableWithJoins, drafts: &mut Vec<Draft>, conds: &mut Vec<Expr>) -> Result<()> {
+        match &twj.relation {
+            ast::TableFactor::NestedJoin { table_with_joins, alias: None } => {
+                self.from_item(table_with_joins, drafts, conds)?
+            }
+            relation => {
+                self.add_factor(relation, drafts, false)?;
+            }
+        }
+        for join in &twj.joins {
+            use ast::JoinOperator as J;
+            let (left, constraint) = match &join.join_operator {
+                J::Join(c) | J::Inner(c) | J::CrossJoin(c) => (false, c),
+                J::Left(c) | J::LeftOuter(c) => (true, c),
+                other => return Err(invalid!("unsupported join: {other:?}")),
+            };
+            let before: Vec<SourceInfo> = self.scopes.last().expect("open").sources.clone();
+            let info = self.add_factor(&join.relation, drafts, left)?;
+            let mut on = Vec::new();
+            let using: Vec<String> = match constraint {
+                ast::JoinConstraint::On(e) => {
+                    conjuncts(self.expr(e)?, &mut on);
+                    Vec::new()
+                }
+                ast::JoinConstraint::Using(names) => names.iter().map(|n| n.to_string()).collect(),
+                ast::JoinConstraint::Natural => info
+                    .cols
+                    .iter()
+                    .filter(|c| !c.hidden)
+                    .filter(|c| before.iter().any(|s| s.cols.iter().any(|l| !l.hidden && !l.merged && l.name.eq_ignore_ascii_case(&c.name))))
+                    .map(|c| c.name.clone())
+                    .collect(),
+                ast::JoinConstraint::None => Vec::new(),
+            };
+            for name in using {
+                let name = name.trim_matches('"').to_string();
+                let lhs = before
+                    .iter()
+                    .find_map(|s| {
+                        s.cols
+                            .iter()
+                            .position(|c| !c.hidden && !c.merged && c.name.eq_ignore_ascii_case(&name))
+                            .map(|i| (s.offset + i, &s.cols[i]))
+                    })
+                    .ok_or_else(|| invalid!("cannot join using column {name} - column not present in both tables"))?;
+                let r = info
+                    .cols
+                    .iter()
+                    .position(|c| !c.hidden && c.name.eq_ignore_ascii_case(&name))
+                    .ok_or_else(|| invalid!("cannot join using column {name} - column not present in both tables"))?;
+                let l = Expr::Col {
+                    idx: lhs.0,
+                    aff: lhs.1.aff,
+                    coll: lhs.1.coll,
+                };
+                let rc = &info.cols[r];
+                let rexpr = Expr::Col {
+                    idx: info.offset + r,
+                    aff: rc.aff,
+                    coll: rc.coll,
+                };
+                on.push(self.compare(CmpOp::Eq, l, rexpr));
+                let scope = self.scopes.last_mut().expect("open");
+                let src = scope.sources.last_mut().expect("just added");
+                src.cols[r].merged = true;
+            }
+            if left {
+                drafts.last_mut().expect("just added").on = on;
+            } else {
+                conds.append(&mut on);
+            }
+        }
+        Ok(())
+    }
+
+    /// Output columns of one projection item.
+    fn projection_item(&mut self, item: &ast::SelectItem, out: &mut Vec<(Expr, String, Option<ast::Expr>)>) -> Result<()> {
+        match item {
+            ast::SelectItem::UnnamedExpr(e) => {
+                let bound = self.expr(e)?;
+                out.push((bound, expr_name(e), Some(e.clone())));
+            }
+            ast::SelectItem::ExprWithAlias { expr, alias } => {
+                let bound = self.expr(expr)?;
+                out.push((bound, alias.value.clone(), Some(expr.clone())));
+            }
+            ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                let qualifier = match item {
+                    ast::SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                        Some(object_name(n)?)
+                    }
+                    ast::SelectItem::QualifiedWildcard(..) => return Err(invalid!("unsupported {item}")),
+                    _ => None,
+                };
+                let scope = self.scopes.last().expect("open");
+                let mut found = false;
+                for src in &scope.sources {
+                    if qualifier.as_ref().is_some_and(|q| !src.name.eq_ignore_ascii_case(q)) {
+                        continue;
+                    }
+                    found = true;
+                    for (i, c) in src.cols.iter().enumerate() {
+                        if c.hidden || (c.merged && qualifier.is_none()) {
+                            continue;
+                        }
+                        let e = Expr::Col {
+                            idx: src.offset + i,
+                            aff: c.aff,
+                            coll: c.coll,
+                        };
+                        out.push((e, c.name.clone(), None));
+                    }
+                }
+                if !found {
+                    return Err(match qualifier {
+                        Some(q) => Error::NotFound(format!("no such table: {q}")),
+                        None => invalid!("no tables specified"),
+                    });
+                }
+            }
+            other => return Err(invalid!("unsupported result column {other}")),
+        }
+        Ok(())
+    }
+
+    fn select(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<QueryPlan> {
+        self.push_scope(Vec::new());
+        let result = self.select_in_scope(s, order);
+        self.pop_scope();
+        result
+    }
+
+    fn select_in_scope(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<QueryPlan> {
+        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.qualify.is_some() {
+            return Err(invalid!("unsupported SELECT clause"));
+        }
+        let distinct = match &s.distinct {
+            None | Some(ast::Distinct::All) => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => return Err(invalid!("DISTINCT ON is not supported")),
+        };
+        let mut drafts = Vec::new();
+        let mut conds = Vec::new();
+        for item in &s.from {
+            self.from_item(item, &mut drafts, &mut conds)?;
+        }
+        if let Some(w) = &s.selection {
+            conjuncts(self.expr(w)?, &mut conds);
+        }
+        let width = self.scopes.last().expect("open").width;
+        // Result columns, HAVING and ORDER BY may hold aggregates.
+        self.collect_aggs();
+        let mut items = Vec::new();
+        for item in &s.projection {
+            if let Err(e) = self.projection_item(item, &mut items) {
+                self.take_aggs();
+                return Err(e);
+            }
+        }
+        let having = s.having.as_ref().map(|h| self.expr(h)).transpose();
+        let keys = having.and_then(|h| Ok((h, self.order_terms(order, &items)?)));
+        let aggs = self.take_aggs();
+        let (having, order_keys) = keys?;
+        let group_terms = match &s.group_by {
+            ast::GroupByExpr::Expressions(list, mods) if mods.is_empty() => list.as_slice(),
+            _ => return Err(invalid!("unsupported GROUP BY")),
+        };
+        let mut group_by = Vec::with_capacity(group_terms.len());
+        for g in group_terms {
+            let bound = self.result_ref(g, &items, false)?.map_or_else(|| self.expr(g), Ok)?;
+            if bound.has_subquery() || contains_agg_col(&bound, width) {
+                return Err(invalid!("aggregate functions are not allowed in the GROUP BY clause"));
+            }
+            let coll = bound.collation().map_or(Collation::Binary, |c| c.0);
+            group_by.push((bound, coll));
+        }
+        let aggregate = if !aggs.is_empty() || !group_by.is_empty() || having.is_some() {
+            if having.is_some() && group_by.is_empty() && aggs.is_empty() {
+                return Err(invalid!("a GROUP BY clause is required before HAVING"));
+            }
+            Some(Aggregation {
+                group_by,
+                aggs,
+                having,
+            })
+        } else {
+            None
+        };
+        let levels = self.place(drafts, conds, width)?;
+        let (pre, levels) = levels;
+        let columns = items.iter().map(|(_, n, _)| n.clone()).collect();
+        let out_aff = items.iter().map(|(e, _, _)| e.affinity()).collect();
+        let out_coll = items
+            .iter()
+            .map(|(e, _, _)| e.collation().map_or(Collation::Binary, |c| c.0))
+            .collect();
+        Ok(QueryPlan {
+            ctes: Vec::new(),
+            body: Body::Select(Box::new(SelectPlan {
+                levels,
+                pre_filters: pre,
+                width,
+                aggregate,
+                projection: items.into_iter().map(|(e, _, _)| e).collect(),
+                distinct,
+                order: order_keys,
+            })),
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            columns,
+            out_aff,
+            out_coll,
+        })
+    }
+
+    /// A GROUP BY / ORDER BY term that names a result column by number or
+    /// alias: the bound result expression.
+    fn result_ref(
+        &mut self,
+        term: &ast::Expr,
+        items: &[(Expr, String, Option<ast::Expr>)],
+        prefer_alias: bool,
+    ) -> Result<Option<Expr>> {
+        match term {
+            ast::Expr::Value(v) => {
+                if let ast::Value::Number(text, _) = &v.value {
+                    if let Ok(k) = text.parse::<usize>() {
+                        if k == 0 || k > items.len() {
+                            return Err(invalid!("term out of range - should be between 1 and {}", items.len()));
+                        }
+                        return Ok(Some(items[k - 1].0.clone()));
+                    }
+                }
+                Ok(None)
+            }
+            ast::Expr::Identifier(id) => {
+                // ORDER BY prefers a result alias; GROUP BY a column.
+                if !prefer_alias && self.find(self.scopes.len() - 1, None, &id.value)?.is_some() {
+                    return Ok(None);
+                }
+                Ok(items
+                    .iter()
+                    .find(|(_, name, _)| name.eq_ignore_ascii_case(&id.value))
+                    .map(|(e, _, _)| e.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn order_terms(&mut self, order: &[ast::OrderByExpr], items: &[(Expr, String, Option<ast::Expr>)]) -> Result<Vec<OrderKey>> {
+        let mut keys = Vec::with_capacity(order.len());
+        for term in order {
+            let (inner, explicit) = match &term.expr {
+                ast::Expr::Collate { expr, collation } => {
+                    (expr.as_ref(), Some(crate::sql::schema::collation_of(collation)?))
+                }
+                other => (other, None),
+            };
+            let expr = match self.result_ref(inner, items, true)? {
+                Some(e) => e,
+                None => self.expr(inner)?,
+            };
+            let coll = explicit.or(expr.collation().map(|c| c.0)).unwrap_or(Collation::Binary);
+            let desc = is_desc(&term.options);
+            keys.push(OrderKey {
+                expr,
+                desc,
+                nulls_first: term.options.nulls_first.unwrap_or(!desc),
+                coll,
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Puts each condition on the first level that can evaluate it and
+    /// chooses access paths.
+    fn place(&mut self, drafts: Vec<Draft>, conds: Vec<Expr>, _width: usize) -> Result<(Vec<Expr>, Vec<Level>)> {
+        let bounds: Vec<(usize, usize)> = drafts.iter().map(|d| (d.offset, d.width)).collect();
+        let mut pre = Vec::new();
+        let mut filters: Vec<Vec<Expr>> = drafts.iter().map(|_| Vec::new()).collect();
+        for c in conds {
+            let at = if c.has_subquery() && !drafts.is_empty() {
+                Some(drafts.len() - 1)
+            } else {
+                max_level(&c, &bounds)
+            };
+            match at {
+                None => pre.push(c),
+                Some(l) => filters[l].push(c),
+            }
+        }
+        let mut levels = Vec::with_capacity(drafts.len());
+        for (i, (d, f)) in drafts.into_iter().zip(filters).enumerate() {
+            let mut level = Level {
+                source: d.source,
+                name: d.name,
+                offset: d.offset,
+                width: d.width,
+                left: d.left,
+                on: d.on,
+                filters: f,
+                access: Access::Scan,
+                dependent: false,
+            };
+            if let Source::Table(table) = &level.source {
+                let usable = |e: &Expr| !e.has_subquery() && max_level(e, &bounds).is_none_or(|l| l < i);
+                let conds = if level.left { &level.on } else { &level.filters };
+                let mut dependent = false;
+                let access = choose_access(table, level.offset, conds, &usable, &mut |e: &Expr| {
+                    dependent |= max_level(e, &bounds).is_some();
+                    e.clone()
+                });
+                level.access = access;
+                level.dependent = dependent;
+            }
+            levels.push(level);
+        }
+        Ok((pre, levels))
+    }
+
+    /// A single-table level for UPDATE and DELETE: the table's rows
+    /// matching `selection`, with the scope left open for the caller.
+    pub fn table_level(&mut self, table: &Table, selection: Option<&ast::Expr>) -> Result<Level> {
+        let info = SourceInfo {
+            name: table.name.clone(),
+            cols: table_cols(table),
+            offset: 0,
+        };
+        self.push_scope(vec![info]);
+        let mut conds = Vec::new();
+        if let Some(w) = selection {
+            conjuncts(self.expr(w)?, &mut conds);
+        }
+        let draft = Draft {
+            source: Source::Table(Box::new(table.clone())),
+            name: table.name.clone(),
+            offset: 0,
+            width: table.width(),
+            left: false,
+            on: Vec::new(),
+        };
+        let (pre, mut levels) = self.place(vec![draft], conds, table.width())?;
+        let mut level = levels.pop().expect("one level");
+        level.filters.extend(pre);
+        Ok(level)
+    }
+
+    /// Opens a scope over one table's columns (for CHECK, DEFAULT, SET).
+    pub fn table_scope(&mut self, table: &Table) {
+        self.push_scope(vec![SourceInfo {
+            name: table.name.clone(),
+            cols: table_cols(table),
+            offset: 0,
+        }]);
+    }
+}
+
+/// True if `e` reads an aggregate result (a column past the joined row).
+fn contains_agg_col(e: &Expr, width: usize) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| {
+        if let Expr::Col { idx, .. } = x {
+            if *idx >= width {
+                found = true;
+            }
+        }
+    });
+    found
+}
+
+fn is_desc(options: &ast::OrderByOptions) -> bool {
+    matches!(options.sort, Some(ast::OrderBySort::Desc))
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "1st".into(),
+        2 => "2nd".into(),
+        3 => "3rd".into(),
+        n => format!("{n}th"),
+    }
+}
+
+/// True if the query's text names `name` as a table (a conservative test
+/// for recursive CTEs).
+fn query_mentions(q: &ast::Query, name: &str) -> bool {
+    let text = q.to_string().to_ascii_lowercase();
+    let name = name.to_ascii_lowercase();
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == name)
+}

@@ -1,0 +1,430 @@
+//! The public SQL API: a [`Database`] over an MVCC [`Engine`], and
+//! per-client [`Session`]s that run SQL text.
+//!
+//! ```text
+//!   db.execute(&mut session, "stmt; stmt; ...", params)
+//!     for each statement (parsed once per text, see parse.rs):
+//!       BEGIN / COMMIT / ROLLBACK / SAVEPOINT / RELEASE   session state
+//!       anything else:
+//!         session in a transaction? -- no --> begin; run; commit (or roll back)
+//!                                   -- yes -> engine savepoint; run;
+//!                                             release (or roll back to it)
+//! ```
+//!
+//! So every statement is atomic: a failing statement leaves no partial
+//! effect, and inside an explicit transaction the transaction stays open.
+//! Schema changes go to the transaction's working copy of the schema and
+//! become the database's schema only when the transaction commits.
+
+use std::sync::Arc;
+
+use sqlparser::ast::Statement;
+
+use crate::error::{Error, Result};
+use crate::invalid;
+use crate::mvcc::{system_clock, Engine, EngineConfig, TxnId};
+use crate::sql::bind::{Binder, SessionInfo};
+use crate::sql::exec::{run_query, Exec};
+use crate::sql::func::FuncContext;
+use crate::sql::parse::{StatementCache, MAX_PARAMS};
+use crate::sql::plan::explain;
+use crate::sql::schema::Schema;
+use crate::sql::value::Value;
+use crate::sql::{ddl, dml};
+use crate::store::{MemLogStore, MemPageStore};
+
+/// Page size of databases this module creates.
+pub const PAGE_SIZE: u32 = 4096;
+
+/// The outcome of one statement.
+#[derive(Clone, Debug, Default)]
+pub struct StatementResult {
+    /// Result column names (empty for statements that return no rows).
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    /// Rows inserted, updated or deleted.
+    pub rows_affected: u64,
+    /// The session's last inserted rowid after the statement.
+    pub last_insert_rowid: i64,
+}
+
+struct OpenTxn {
+    id: TxnId,
+    /// The working schema, once this transaction changed the schema.
+    schema: Option<Schema>,
+    /// User savepoints, innermost last, with their engine ids.
+    savepoints: Vec<(String, u32)>,
+    /// Started by SAVEPOINT rather than BEGIN: releasing the outermost
+    /// savepoint commits.
+    by_savepoint: bool,
+}
+
+/// Per-client state: the open transaction and its savepoints, and what
+/// `last_insert_rowid()` and `changes()` report.
+#[derive(Default)]
+pub struct Session {
+    txn: Option<OpenTxn>,
+    last_insert_rowid: i64,
+    changes: u64,
+    total_changes: u64,
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// True while an explicit transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            last_insert_rowid: self.last_insert_rowid,
+            changes: self.changes,
+            total_changes: self.total_changes,
+        }
+    }
+}
+
+/// A SQL database.
+pub struct Database {
+    engine: Engine,
+    schema: Arc<Schema>,
+    cache: StatementCache,
+    clock: fn() -> u64,
+    random: u64,
+}
+
+fn is_ddl(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::CreateTable(_) | Statement::CreateIndex(_) | Statement::CreateView(_) | Statement::Drop { .. }
+    )
+}
+
+impl Database {
+    /// Opens the database in `engine`, loading its schema.
+    pub fn open(mut engine: Engine) -> Result<Database> {
+        let txn = engine.begin_read_only()?;
+        let schema = Schema::load(&mut engine, txn);
+        engine.rollback(txn)?;
+        Ok(Database {
+            engine,
+            schema: Arc::new(schema?),
+            cache: StatementCache::default(),
+            clock: system_clock,
+            random: 0x5EED_D05E_u64,
+        })
+    }
+
+    /// A new, empty database in memory.
+    pub fn open_memory() -> Result<Database> {
+        let engine = Engine::open(
+            Box::new(MemPageStore::new(PAGE_SIZE)?),
+            Box::new(MemLogStore::new()),
+            EngineConfig::default(),
+        )?;
+        Database::open(engine)
+    }
+
+    /// Opens (or creates) a database stored in directory `path`.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn open_dir(path: &std::path::Path) -> Result<Database> {
+        Database::open(Engine::open_dir(path, PAGE_SIZE, EngineConfig::default())?)
+    }
+
+    /// Replaces the wall clock that date functions read for 'now'.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
+    }
+
+    /// The engine underneath, for statistics and checkpoints.
+    pub fn engine(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// The committed schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// (hits, misses) of the statement cache.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
+    }
+
+    /// Runs every statement in `sql`, in order, and returns one result per
+    /// statement; stops at the first failing statement and returns its
+    /// error (earlier statements keep their effect).
+    pub fn execute(&mut self, session: &mut Session, sql: &str, params: &[Value]) -> Result<Vec<StatementResult>> {
+        if params.len() > MAX_PARAMS {
+            return Err(Error::LimitExceeded(format!(
+                "{} parameters exceed the maximum of {MAX_PARAMS}",
+                params.len()
+            )));
+        }
+        let statements = self.cache.get(sql)?;
+        let mut results = Vec::with_capacity(statements.len());
+        for stmt in statements.iter() {
+            results.push(self.statement(session, stmt, params)?);
+        }
+        Ok(results)
+    }
+
+    fn statement(&mut self, session: &mut Session, stmt: &Statement, params: &[Value]) -> Result<StatementResult> {
+        let mut result = StatementResult::default();
+        match stmt {
+            Statement::StartTransaction { .. } => {
+                if session.txn.is_some() {
+                    return Err(invalid!("cannot start a transaction within a transaction"));
+                }
+                session.txn = Some(OpenTxn {
+                    id: self.engine.begin()?,
+                    schema: None,
+                    savepoints: Vec::new(),
+                    by_savepoint: false,
+                });
+            }
+            Statement::Commit { .. } => {
+                let txn = session
+                    .txn
+                    .take()
+                    .ok_or_else(|| invalid!("cannot commit - no transaction is active"))?;
+                self.commit(txn)?;
+            }
+            Statement::Rollback { savepoint: None, .. } => {
+                let txn = session
+                    .txn
+                    .take()
+                    .ok_or_else(|| invalid!("cannot rollback - no transaction is active"))?;
+                self.engine.rollback(txn.id)?;
+            }
+            Statement::Rollback {
+                savepoint: Some(name), ..
+            } => {
+                let txn = session
+                    .txn
+                    .as_mut()
+                    .ok_or_else(|| Error::NotFound(format!("no such savepoint: {}", name.value)))?;
+                let pos = find_savepoint(txn, &name.value)?;
+                self.engine.rollback_to(txn.id, txn.savepoints[pos].1)?;
+                txn.savepoints.truncate(pos + 1);
+                if txn.schema.is_some() {
+                    txn.schema = Some(Schema::load(&mut self.engine, txn.id)?);
+                }
+            }
+            Statement::Savepoint { name } => {
+                if session.txn.is_none() {
+                    session.txn = Some(OpenTxn {
+                        id: self.engine.begin()?,
+                        schema: None,
+                        savepoints: Vec::new(),
+                        by_savepoint: true,
+                    });
+                }
+                let txn = session.txn.as_mut().expect("opened above");
+                let id = self.engine.savepoint(txn.id)?;
+                txn.savepoints.push((name.value.clone(), id));
+            }
+            Statement::ReleaseSavepoint { name } => {
+                let txn = session
+                    .txn
+                    .as_mut()
+                    .ok_or_else(|| Error::NotFound(format!("no such savepoint: {}", name.value)))?;
+                let pos = find_savepoint(txn, &name.value)?;
+                self.engine.release(txn.id, txn.savepoints[pos].1)?;
+                txn.savepoints.truncate(pos);
+                if txn.savepoints.is_empty() && txn.by_savepoint {
+                    let txn = session.txn.take().expect("checked open");
+                    self.commit(txn)?;
+                }
+            }
+            _ => result = self.in_transaction(session, stmt, params)?,
+        }
+        result.last_insert_rowid = session.last_insert_rowid;
+        Ok(result)
+    }
+
+    fn commit(&mut self, txn: OpenTxn) -> Result<()> {
+        self.engine.commit(txn.id)?;
+        if let Some(schema) = txn.schema {
+            self.schema = Arc::new(schema);
+        }
+        Ok(())
+    }
+
+    fn in_transaction(&mut self, session: &mut Session, stmt: &Statement, params: &[Value]) -> Result<StatementResult> {
+        let read_only = matches!(stmt, Statement::Query(_) | Statement::Explain { .. });
+        let info = session.info();
+        let Some(mut txn) = session.txn.take() else {
+            let id = if read_only {
+                self.engine.begin_read_only()?
+            } else {
+                self.engine.begin()?
+            };
+            let mut txn = OpenTxn {
+                id,
+                schema: None,
+                savepoints: Vec::new(),
+                by_savepoint: false,
+            };
+            let result = self.dispatch(session, &mut txn, stmt, params, info);
+            return match result {
+                Ok(r) if read_only => {
+                    self.engine.rollback(id)?;
+                    Ok(r)
+                }
+                Ok(r) => {
+                    self.commit(txn)?;
+                    Ok(r)
+                }
+                Err(e) => {
+                    // The statement's error is what matters; a poisoned
+                    // engine reports itself on the next call.
+                    let _ = self.engine.rollback(id);
+                    Err(e)
+                }
+            };
+        };
+        let sp = match self.engine.savepoint(txn.id) {
+            Ok(sp) => sp,
+            Err(e) => {
+                session.txn = Some(txn);
+                return Err(e);
+            }
+        };
+        let saved = is_ddl(stmt).then(|| txn.schema.clone());
+        let result = self.dispatch(session, &mut txn, stmt, params, info);
+        let undo = match &result {
+            Ok(_) => self.engine.release(txn.id, sp),
+            Err(_) => {
+                if let Some(schema) = saved {
+                    txn.schema = schema;
+                }
+                self.engine
+                    .rollback_to(txn.id, sp)
+                    .and_then(|_| self.engine.release(txn.id, sp))
+            }
+        };
+        session.txn = Some(txn);
+        undo?;
+        result
+    }
+
+    fn dispatch(
+        &mut self,
+        session: &mut Session,
+        txn: &mut OpenTxn,
+        stmt: &Statement,
+        params: &[Value],
+        info: SessionInfo,
+    ) -> Result<StatementResult> {
+        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let Database {
+            engine,
+            schema: committed,
+            clock,
+            random,
+            ..
+        } = self;
+        let mut ex = Exec {
+            engine,
+            txn: txn.id,
+            params,
+            func: FuncContext {
+                now_millis: clock(),
+                random: *random,
+            },
+            ctes: Default::default(),
+        };
+        let mut result = StatementResult::default();
+        if is_ddl(stmt) {
+            let mut working = txn.schema.take().unwrap_or_else(|| committed.as_ref().clone());
+            let outcome = ddl_statement(&mut working, &mut ex, stmt, info);
+            txn.schema = Some(working);
+            outcome?;
+            return Ok(result);
+        }
+        let schema: &Schema = txn.schema.as_ref().unwrap_or(committed);
+        let mut binder = Binder::new(schema, info);
+        let changes = match stmt {
+            Statement::Query(q) => {
+                let plan = binder.query(q)?;
+                result.rows = run_query(&plan, &mut ex, None)?;
+                result.columns = plan.columns;
+                return Ok(result);
+            }
+            Statement::Explain {
+                query_plan: true,
+                statement,
+                ..
+            } => {
+                let Statement::Query(q) = statement.as_ref() else {
+                    return Err(invalid!("EXPLAIN QUERY PLAN supports SELECT only"));
+                };
+                let plan = binder.query(q)?;
+                result.columns = ["id", "parent", "notused", "detail"].map(String::from).to_vec();
+                result.rows = explain(&plan)
+                    .into_iter()
+                    .map(|(id, parent, detail)| {
+                        vec![Value::Integer(id), Value::Integer(parent), Value::Integer(0), Value::Text(detail)]
+                    })
+                    .collect();
+                return Ok(result);
+            }
+            Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins)?,
+            Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd)?,
+            Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del)?,
+            other => return Err(invalid!("unsupported statement: {}", first_words(other))),
+        };
+        result.rows_affected = changes.rows;
+        if let Some(rowid) = changes.last_rowid {
+            session.last_insert_rowid = rowid;
+        }
+        session.changes = changes.rows;
+        session.total_changes += changes.rows;
+        Ok(result)
+    }
+}
+
+fn ddl_statement(schema: &mut Schema, ex: &mut Exec, stmt: &Statement, info: SessionInfo) -> Result<()> {
+    match stmt {
+        Statement::CreateTable(c) => ddl::create_table(schema, ex, c).map(|_| ()),
+        Statement::CreateIndex(c) => ddl::create_index(schema, ex, c).map(|_| ()),
+        Statement::CreateView(c) => {
+            // The view must bind against the schema as it is now.
+            let plan = Binder::new(schema, info).isolated_query(&c.query, true)?;
+            if !c.columns.is_empty() && c.columns.len() != plan.columns.len() {
+                return Err(invalid!(
+                    "expected {} columns for view {} but got {}",
+                    c.columns.len(),
+                    c.name,
+                    plan.columns.len()
+                ));
+            }
+            ddl::create_view(schema, ex, c).map(|_| ())
+        }
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            ..
+        } => ddl::drop(schema, ex, object_type, *if_exists, names).map(|_| ()),
+        other => Err(invalid!("unsupported statement: {}", first_words(other))),
+    }
+}
+
+fn find_savepoint(txn: &OpenTxn, name: &str) -> Result<usize> {
+    txn.savepoints
+        .iter()
+        .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::NotFound(format!("no such savepoint: {name}")))
+}
+
+/// The start of a statement's text, for error messages.
+fn first_words(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,81 @@
+//! The DoSQL backend: a fresh in-memory [`dosql::sql::Database`] per file.
+//!
+//! The SQL text may hold several statements; they run in order in one
+//! session, and the rows of the last statement that returns result
+//! columns are the query's output (as with the SQLite backend). A
+//! statement that fails is `Err`, whatever ran before it.
+
+use dosql::sql::{Database, Session, Value as DbValue};
+
+use crate::engine::{Engine, QueryOutput, Value};
+
+/// DoSQL in memory.
+pub struct DosqlEngine {
+    db: Database,
+    session: Session,
+}
+
+impl DosqlEngine {
+    /// Opens an empty in-memory database.
+    pub fn open() -> Result<DosqlEngine, String> {
+        let db = Database::open_memory().map_err(|e| e.to_string())?;
+        Ok(DosqlEngine {
+            db,
+            session: Session::new(),
+        })
+    }
+}
+
+fn convert(value: DbValue) -> Value {
+    match value {
+        DbValue::Null => Value::Null,
+        DbValue::Integer(i) => Value::Integer(i),
+        DbValue::Real(r) => Value::Real(r),
+        DbValue::Text(t) => Value::Text(t),
+        DbValue::Blob(b) => Value::Blob(b),
+    }
+}
+
+impl Engine for DosqlEngine {
+    fn run(&mut self, sql: &str) -> Result<Option<QueryOutput>, String> {
+        let results = self
+            .db
+            .execute(&mut self.session, sql, &[])
+            .map_err(|e| e.to_string())?;
+        Ok(results
+            .into_iter()
+            .filter(|r| !r.columns.is_empty())
+            .next_back()
+            .map(|r| QueryOutput {
+                columns: r.columns.len(),
+                rows: r
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(convert).collect())
+                    .collect(),
+                error: None,
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_and_queries() {
+        let mut e = DosqlEngine::open().unwrap();
+        assert_eq!(e.run("CREATE TABLE t(a INTEGER, b TEXT)").unwrap(), None);
+        e.run("INSERT INTO t VALUES (1, 'x'), (2, NULL)").unwrap();
+        let out = e.run("SELECT a, b FROM t ORDER BY a").unwrap().unwrap();
+        assert_eq!(out.columns, 2);
+        assert_eq!(
+            out.rows,
+            vec![
+                vec![Value::Integer(1), Value::Text("x".into())],
+                vec![Value::Integer(2), Value::Null]
+            ]
+        );
+        assert!(e.run("SELECT nosuch FROM t").is_err());
+    }
+}
