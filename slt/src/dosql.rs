@@ -3,7 +3,9 @@
 //! The SQL text may hold several statements; they run in order in one
 //! session, and the rows of the last statement that returns result
 //! columns are the query's output (as with the SQLite backend). A
-//! statement that fails is `Err`, whatever ran before it.
+//! statement that fails is `Err`, whatever ran before it, except a
+//! single query that binds and then fails while running, which reports
+//! the error in [`QueryOutput::error`].
 
 use dosql::sql::{Database, Session, Value as DbValue};
 
@@ -38,14 +40,26 @@ fn convert(value: DbValue) -> Value {
 
 impl Engine for DosqlEngine {
     fn run(&mut self, sql: &str) -> Result<Option<QueryOutput>, String> {
-        let results = self
-            .db
-            .execute(&mut self.session, sql, &[])
-            .map_err(|e| e.to_string())?;
+        let results = match self.db.execute(&mut self.session, sql, &[]) {
+            Ok(results) => results,
+            Err(err) => {
+                // A single query that binds but fails while running (say,
+                // an integer overflow in sum()) failed after it was
+                // prepared: the reference driver kept the rows produced
+                // before the error, and DoSQL produced none.
+                return match self.db.describe(&self.session, sql).as_deref() {
+                    Ok([columns]) if !columns.is_empty() => Ok(Some(QueryOutput {
+                        columns: columns.len(),
+                        rows: Vec::new(),
+                        error: Some(err.to_string()),
+                    })),
+                    _ => Err(err.to_string()),
+                };
+            }
+        };
         Ok(results
             .into_iter()
-            .filter(|r| !r.columns.is_empty())
-            .next_back()
+            .rfind(|r| !r.columns.is_empty())
             .map(|r| QueryOutput {
                 columns: r.columns.len(),
                 rows: r

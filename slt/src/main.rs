@@ -231,7 +231,10 @@ mod tests {
             [PathBuf::from("a.test"), PathBuf::from("dir")]
         );
         assert!(args(&["--engine=sqlite", "x"]).is_ok());
-        assert_eq!(args(&["--engine=dosql", "x"]).unwrap().engine, EngineKind::Dosql);
+        assert_eq!(
+            args(&["--engine=dosql", "x"]).unwrap().engine,
+            EngineKind::Dosql
+        );
     }
 
     #[test]

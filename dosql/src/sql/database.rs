@@ -100,7 +100,10 @@ pub struct Database {
 fn is_ddl(stmt: &Statement) -> bool {
     matches!(
         stmt,
-        Statement::CreateTable(_) | Statement::CreateIndex(_) | Statement::CreateView(_) | Statement::Drop { .. }
+        Statement::CreateTable(_)
+            | Statement::CreateIndex(_)
+            | Statement::CreateView(_)
+            | Statement::Drop { .. }
     )
 }
 
@@ -155,10 +158,34 @@ impl Database {
         self.cache.stats()
     }
 
+    /// The result column names of each statement in `sql`, found by binding
+    /// it against the session's current schema without running it (empty
+    /// for statements that return no rows).
+    pub fn describe(&mut self, session: &Session, sql: &str) -> Result<Vec<Vec<String>>> {
+        let statements = self.cache.get(sql)?;
+        let schema = session
+            .txn
+            .as_ref()
+            .and_then(|t| t.schema.as_ref())
+            .unwrap_or(&self.schema);
+        statements
+            .iter()
+            .map(|stmt| match stmt {
+                Statement::Query(q) => Ok(Binder::new(schema, session.info()).query(q)?.columns),
+                _ => Ok(Vec::new()),
+            })
+            .collect()
+    }
+
     /// Runs every statement in `sql`, in order, and returns one result per
     /// statement; stops at the first failing statement and returns its
     /// error (earlier statements keep their effect).
-    pub fn execute(&mut self, session: &mut Session, sql: &str, params: &[Value]) -> Result<Vec<StatementResult>> {
+    pub fn execute(
+        &mut self,
+        session: &mut Session,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<StatementResult>> {
         if params.len() > MAX_PARAMS {
             return Err(Error::LimitExceeded(format!(
                 "{} parameters exceed the maximum of {MAX_PARAMS}",
@@ -173,7 +200,12 @@ impl Database {
         Ok(results)
     }
 
-    fn statement(&mut self, session: &mut Session, stmt: &Statement, params: &[Value]) -> Result<StatementResult> {
+    fn statement(
+        &mut self,
+        session: &mut Session,
+        stmt: &Statement,
+        params: &[Value],
+    ) -> Result<StatementResult> {
         let mut result = StatementResult::default();
         match stmt {
             Statement::StartTransaction { .. } => {
@@ -194,7 +226,9 @@ impl Database {
                     .ok_or_else(|| invalid!("cannot commit - no transaction is active"))?;
                 self.commit(txn)?;
             }
-            Statement::Rollback { savepoint: None, .. } => {
+            Statement::Rollback {
+                savepoint: None, ..
+            } => {
                 let txn = session
                     .txn
                     .take()
@@ -202,7 +236,8 @@ impl Database {
                 self.engine.rollback(txn.id)?;
             }
             Statement::Rollback {
-                savepoint: Some(name), ..
+                savepoint: Some(name),
+                ..
             } => {
                 let txn = session
                     .txn
@@ -255,7 +290,12 @@ impl Database {
         Ok(())
     }
 
-    fn in_transaction(&mut self, session: &mut Session, stmt: &Statement, params: &[Value]) -> Result<StatementResult> {
+    fn in_transaction(
+        &mut self,
+        session: &mut Session,
+        stmt: &Statement,
+        params: &[Value],
+    ) -> Result<StatementResult> {
         let read_only = matches!(stmt, Statement::Query(_) | Statement::Explain { .. });
         let info = session.info();
         let Some(mut txn) = session.txn.take() else {
@@ -341,7 +381,10 @@ impl Database {
         };
         let mut result = StatementResult::default();
         if is_ddl(stmt) {
-            let mut working = txn.schema.take().unwrap_or_else(|| committed.as_ref().clone());
+            let mut working = txn
+                .schema
+                .take()
+                .unwrap_or_else(|| committed.as_ref().clone());
             let outcome = ddl_statement(&mut working, &mut ex, stmt, info);
             txn.schema = Some(working);
             outcome?;
@@ -365,11 +408,18 @@ impl Database {
                     return Err(invalid!("EXPLAIN QUERY PLAN supports SELECT only"));
                 };
                 let plan = binder.query(q)?;
-                result.columns = ["id", "parent", "notused", "detail"].map(String::from).to_vec();
+                result.columns = ["id", "parent", "notused", "detail"]
+                    .map(String::from)
+                    .to_vec();
                 result.rows = explain(&plan)
                     .into_iter()
                     .map(|(id, parent, detail)| {
-                        vec![Value::Integer(id), Value::Integer(parent), Value::Integer(0), Value::Text(detail)]
+                        vec![
+                            Value::Integer(id),
+                            Value::Integer(parent),
+                            Value::Integer(0),
+                            Value::Text(detail),
+                        ]
                     })
                     .collect();
                 return Ok(result);
@@ -389,7 +439,12 @@ impl Database {
     }
 }
 
-fn ddl_statement(schema: &mut Schema, ex: &mut Exec, stmt: &Statement, info: SessionInfo) -> Result<()> {
+fn ddl_statement(
+    schema: &mut Schema,
+    ex: &mut Exec,
+    stmt: &Statement,
+    info: SessionInfo,
+) -> Result<()> {
     match stmt {
         Statement::CreateTable(c) => ddl::create_table(schema, ex, c).map(|_| ()),
         Statement::CreateIndex(c) => ddl::create_index(schema, ex, c).map(|_| ()),
@@ -426,5 +481,8 @@ fn find_savepoint(txn: &OpenTxn, name: &str) -> Result<usize> {
 /// The start of a statement's text, for error messages.
 fn first_words(stmt: &Statement) -> String {
     let text = stmt.to_string();
-    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -39,11 +39,20 @@ pub fn create_table(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateTabl
     check_new_name(schema, &name, "table")?;
     let sql = ast::Statement::CreateTable(create.clone()).to_string();
     let table = table_from_ast(create, sql.clone())?;
-    ex.engine.create_tree(ex.txn, &table.tree, TreeKind::Table)?;
+    ex.engine
+        .create_tree(ex.txn, &table.tree, TreeKind::Table)?;
     for index in &table.indexes {
-        ex.engine.create_tree(ex.txn, &index.tree, TreeKind::Table)?;
+        ex.engine
+            .create_tree(ex.txn, &index.tree, TreeKind::Table)?;
     }
-    store_entry(ex.engine, ex.txn, "table", &table.name, &table.name, Some(&sql))?;
+    store_entry(
+        ex.engine,
+        ex.txn,
+        "table",
+        &table.name,
+        &table.name,
+        Some(&sql),
+    )?;
     schema.tables.insert(fold(&table.name), table);
     Ok(true)
 }
@@ -63,8 +72,13 @@ pub fn create_index(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateInde
     let sql = ast::Statement::CreateIndex(create.clone()).to_string();
     let index = index_from_ast(schema, create, sql.clone())?;
     let key = fold(&index.table);
-    let table = schema.tables.get(&key).expect("index_from_ast found the table");
-    let id = ex.engine.create_tree(ex.txn, &index.tree, TreeKind::Table)?;
+    let table = schema
+        .tables
+        .get(&key)
+        .expect("index_from_ast found the table");
+    let id = ex
+        .engine
+        .create_tree(ex.txn, &index.tree, TreeKind::Table)?;
     let existing = rows::scan(
         ex.engine,
         ex.txn,
@@ -73,7 +87,9 @@ pub fn create_index(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateInde
         std::ops::Bound::Unbounded,
     )?;
     for (k, row) in existing {
-        if index.unique && !rows::unique_conflicts(ex.engine, ex.txn, &index, &row, Some(&k))?.is_empty() {
+        if index.unique
+            && !rows::unique_conflicts(ex.engine, ex.txn, &index, &row, Some(&k))?.is_empty()
+        {
             let cols: Vec<String> = index
                 .columns
                 .iter()
@@ -88,7 +104,14 @@ pub fn create_index(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateInde
         entry.extend_from_slice(&k);
         ex.engine.put(ex.txn, id, &entry, &k)?;
     }
-    store_entry(ex.engine, ex.txn, "index", &index.name, &table.name, Some(&sql))?;
+    store_entry(
+        ex.engine,
+        ex.txn,
+        "index",
+        &index.name,
+        &table.name,
+        Some(&sql),
+    )?;
     schema
         .tables
         .get_mut(&key)
@@ -112,7 +135,14 @@ pub fn create_view(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateView)
     plain.temporary = false;
     let sql = ast::Statement::CreateView(plain.clone()).to_string();
     let view = view_from_ast(&plain, sql.clone())?;
-    store_entry(ex.engine, ex.txn, "view", &view.name, &view.name, Some(&sql))?;
+    store_entry(
+        ex.engine,
+        ex.txn,
+        "view",
+        &view.name,
+        &view.name,
+        Some(&sql),
+    )?;
     schema.views.insert(fold(&view.name), view);
     Ok(true)
 }
@@ -169,7 +199,12 @@ pub fn drop(
                 ex.engine.drop_tree(ex.txn, &index.tree)?;
                 store_entry(ex.engine, ex.txn, "index", &index.name, &table.name, None)?;
                 let tkey = fold(&table.name);
-                schema.tables.get_mut(&tkey).expect("found above").indexes.remove(pos);
+                schema
+                    .tables
+                    .get_mut(&tkey)
+                    .expect("found above")
+                    .indexes
+                    .remove(pos);
             }
             ast::ObjectType::View => {
                 let Some(view) = schema.views.get(&key) else {

@@ -65,7 +65,10 @@ fn bind_checks(b: &mut Binder, table: &Table) -> Result<Vec<(String, Expr)>> {
 
 fn writable_table(b: &Binder, name: &ast::ObjectName) -> Result<Table> {
     let name = object_name(name)?;
-    if b.schema.views.contains_key(&crate::sql::schema::fold(&name)) {
+    if b.schema
+        .views
+        .contains_key(&crate::sql::schema::fold(&name))
+    {
         return Err(invalid!("cannot modify {name} because it is a view"));
     }
     b.schema
@@ -97,7 +100,9 @@ fn prepare(table: &Table, row: &mut Row, checks: &[(String, Expr)], ex: &mut Exe
     }
     for (label, check) in checks {
         if check.eval(&Env::new(row, None), ex)?.truthy() == Some(false) {
-            return Err(Error::Constraint(format!("CHECK constraint failed: {label}")));
+            return Err(Error::Constraint(format!(
+                "CHECK constraint failed: {label}"
+            )));
         }
     }
     Ok(())
@@ -197,10 +202,14 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
         let pos = table
             .column(cname)
             .or_else(|| {
-                let rowid = ["rowid", "oid", "_rowid_"].iter().any(|r| r.eq_ignore_ascii_case(cname));
+                let rowid = ["rowid", "oid", "_rowid_"]
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(cname));
                 (rowid && !table.without_rowid).then_some(table.rowid_alias.unwrap_or(n))
             })
-            .ok_or_else(|| Error::NotFound(format!("table {} has no column named {cname}", table.name)))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!("table {} has no column named {cname}", table.name))
+            })?;
         targets.push(pos);
     }
     if ins.columns.is_empty() {
@@ -258,9 +267,12 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
                 Value::Null => {
                     let next = match next_rowid {
                         Some(r) => r,
-                        None => rows::max_rowid(ex.engine, ex.txn, &table)?.map_or(1, |m| m.saturating_add(1)),
+                        None => rows::max_rowid(ex.engine, ex.txn, &table)?
+                            .map_or(1, |m| m.saturating_add(1)),
                     };
-                    if next == i64::MAX && rows::get(ex.engine, ex.txn, &table, &rowid_key(next))?.is_some() {
+                    if next == i64::MAX
+                        && rows::get(ex.engine, ex.txn, &table, &rowid_key(next))?.is_some()
+                    {
                         return Err(Error::LimitExceeded("database or disk is full".into()));
                     }
                     next
@@ -316,14 +328,25 @@ fn matching(level: &Level, table: &Table, ex: &mut Exec) -> Result<Vec<(Vec<u8>,
 
 fn single_table(twj: &ast::TableWithJoins) -> Result<&ast::ObjectName> {
     match (&twj.relation, twj.joins.is_empty()) {
-        (ast::TableFactor::Table { name, alias: None, .. }, true) => Ok(name),
-        _ => Err(invalid!("only single-table UPDATE and DELETE are supported")),
+        (
+            ast::TableFactor::Table {
+                name, alias: None, ..
+            },
+            true,
+        ) => Ok(name),
+        _ => Err(invalid!(
+            "only single-table UPDATE and DELETE are supported"
+        )),
     }
 }
 
 /// Runs an UPDATE.
 pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Changes> {
-    if upd.from.is_some() || upd.returning.is_some() || upd.limit.is_some() || !upd.order_by.is_empty() {
+    if upd.from.is_some()
+        || upd.returning.is_some()
+        || upd.limit.is_some()
+        || !upd.order_by.is_empty()
+    {
         return Err(invalid!("unsupported UPDATE clause"));
     }
     let table = writable_table(b, single_table(&upd.table)?)?;
@@ -339,7 +362,9 @@ pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Change
             let pos = table
                 .column(&cname)
                 .or_else(|| {
-                    let rowid = ["rowid", "oid", "_rowid_"].iter().any(|r| r.eq_ignore_ascii_case(&cname));
+                    let rowid = ["rowid", "oid", "_rowid_"]
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(&cname));
                     (rowid && !table.without_rowid).then_some(table.rowid_alias.unwrap_or(n))
                 })
                 .ok_or_else(|| Error::NotFound(format!("no such column: {cname}")))?;
@@ -396,7 +421,11 @@ pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Change
 
 /// Runs a DELETE.
 pub fn delete(b: &mut Binder, ex: &mut Exec, del: &ast::Delete) -> Result<Changes> {
-    if del.using.is_some() || del.returning.is_some() || del.limit.is_some() || !del.tables.is_empty() {
+    if del.using.is_some()
+        || del.returning.is_some()
+        || del.limit.is_some()
+        || !del.tables.is_empty()
+    {
         return Err(invalid!("unsupported DELETE clause"));
     }
     let from = match &del.from {

@@ -27,11 +27,16 @@ use crate::keycode;
 use crate::mvcc::{Engine, TxnId};
 use crate::sql::expr::{Env, Expr};
 use crate::sql::func::{self, FuncContext};
-use crate::sql::plan::{Access, Body, CtePlan, Level, OrderKey, Probe, QueryPlan, SelectPlan, SetOp, Source};
-use crate::sql::rows::{self, push_key};
+use crate::sql::plan::{
+    Access, Body, CtePlan, Level, OrderKey, Probe, QueryPlan, SelectPlan, SetOp, Source,
+};
 pub use crate::sql::rows::Row;
+use crate::sql::rows::{self, push_key};
 use crate::sql::schema::Table;
 use crate::sql::value::{apply_affinity, compare, Affinity, Collation, Value};
+
+/// Groups by their key: the group's last row and its aggregate states.
+type Groups = BTreeMap<Vec<u8>, (Row, Vec<Box<dyn func::Aggregate>>)>;
 
 /// What a statement executes against.
 pub struct Exec<'a> {
@@ -50,7 +55,12 @@ pub fn run_query(plan: &QueryPlan, ex: &mut Exec, outer: Option<&Env>) -> Result
     }
     let mut rows = match &plan.body {
         Body::Select(s) => run_select(s, ex, outer)?,
-        Body::Compound { op, all, left, right } => {
+        Body::Compound {
+            op,
+            all,
+            left,
+            right,
+        } => {
             let l = run_query(left, ex, outer)?;
             let r = run_query(right, ex, outer)?;
             compound(*op, *all, l, r)
@@ -59,7 +69,12 @@ pub fn run_query(plan: &QueryPlan, ex: &mut Exec, outer: Option<&Env>) -> Result
             let env = Env::new(&[], outer);
             let mut rows = Vec::with_capacity(list.len());
             for exprs in list {
-                rows.push(exprs.iter().map(|e| e.eval(&env, ex)).collect::<Result<Row>>()?);
+                rows.push(
+                    exprs
+                        .iter()
+                        .map(|e| e.eval(&env, ex))
+                        .collect::<Result<Row>>()?,
+                );
             }
             rows
         }
@@ -69,7 +84,11 @@ pub fn run_query(plan: &QueryPlan, ex: &mut Exec, outer: Option<&Env>) -> Result
             .into_iter()
             .map(|r| {
                 let env = Env::new(&r, outer);
-                let keys = plan.order.iter().map(|k| k.expr.eval(&env, ex)).collect::<Result<Vec<_>>>()?;
+                let keys = plan
+                    .order
+                    .iter()
+                    .map(|k| k.expr.eval(&env, ex))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok((r, keys))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -78,7 +97,12 @@ pub fn run_query(plan: &QueryPlan, ex: &mut Exec, outer: Option<&Env>) -> Result
     limit(plan, rows, ex, outer)
 }
 
-fn limit(plan: &QueryPlan, mut rows: Vec<Row>, ex: &mut Exec, outer: Option<&Env>) -> Result<Vec<Row>> {
+fn limit(
+    plan: &QueryPlan,
+    mut rows: Vec<Row>,
+    ex: &mut Exec,
+    outer: Option<&Env>,
+) -> Result<Vec<Row>> {
     let env = Env::new(&[], outer);
     let number = |e: &Option<Expr>, ex: &mut Exec| -> Result<Option<i64>> {
         match e {
@@ -88,7 +112,9 @@ fn limit(plan: &QueryPlan, mut rows: Vec<Row>, ex: &mut Exec, outer: Option<&Env
                 Value::Real(f) if f.fract() == 0.0 => Ok(Some(f as i64)),
                 v => match apply_affinity(v, Affinity::Integer) {
                     Value::Integer(i) => Ok(Some(i)),
-                    _ => Err(Error::TypeMismatch("datatype mismatch in LIMIT or OFFSET".into())),
+                    _ => Err(Error::TypeMismatch(
+                        "datatype mismatch in LIMIT or OFFSET".into(),
+                    )),
                 },
             },
         }
@@ -111,7 +137,12 @@ fn materialize(cte: &CtePlan, ex: &mut Exec, outer: Option<&Env>) -> Result<()> 
             let rows = run_query(plan, ex, outer)?;
             ex.ctes.insert(*id, Rc::new(rows));
         }
-        CtePlan::Recursive { id, anchor, step, all } => {
+        CtePlan::Recursive {
+            id,
+            anchor,
+            step,
+            all,
+        } => {
             let mut seen = FxHashSet::default();
             let mut result = Vec::new();
             let mut work = Vec::new();
@@ -194,8 +225,20 @@ fn sort(mut keyed: Vec<(Row, Vec<Value>)>, order: &[OrderKey]) -> Vec<Row> {
         for (k, (x, y)) in order.iter().zip(a.iter().zip(b)) {
             let ord = match (x.is_null(), y.is_null()) {
                 (true, true) => Ordering::Equal,
-                (true, false) => return if k.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => return if k.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (true, false) => {
+                    return if k.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    return if k.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 (false, false) => compare(x, y, k.coll),
             };
             let ord = if k.desc { ord.reverse() } else { ord };
@@ -224,10 +267,18 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
         join(plan, 0, &mut row, &mut cache, ex, outer, &mut joined)?;
     }
     let mut out: Vec<(Row, Vec<Value>)> = Vec::new();
-    let mut emit = |r: &[Value], ex: &mut Exec, out: &mut Vec<(Row, Vec<Value>)>| -> Result<()> {
+    let emit = |r: &[Value], ex: &mut Exec, out: &mut Vec<(Row, Vec<Value>)>| -> Result<()> {
         let env = Env::new(r, outer);
-        let values = plan.projection.iter().map(|e| e.eval(&env, ex)).collect::<Result<Row>>()?;
-        let keys = plan.order.iter().map(|k| k.expr.eval(&env, ex)).collect::<Result<Vec<_>>>()?;
+        let values = plan
+            .projection
+            .iter()
+            .map(|e| e.eval(&env, ex))
+            .collect::<Result<Row>>()?;
+        let keys = plan
+            .order
+            .iter()
+            .map(|k| k.expr.eval(&env, ex))
+            .collect::<Result<Vec<_>>>()?;
         out.push((values, keys));
         Ok(())
     };
@@ -238,13 +289,14 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
             }
         }
         Some(agg) => {
-            let mut groups: BTreeMap<Vec<u8>, (Row, Vec<Box<dyn func::Aggregate>>)> = BTreeMap::new();
+            let mut groups: Groups = BTreeMap::new();
             let new_states = || -> Result<Vec<Box<dyn func::Aggregate>>> {
                 agg.aggs
                     .iter()
                     .map(|a| {
-                        func::aggregate(&a.name, a.args.len(), a.distinct)
-                            .ok_or_else(|| Error::NotFound(format!("no such aggregate: {}", a.name)))
+                        func::aggregate(&a.name, a.args.len(), a.distinct).ok_or_else(|| {
+                            Error::NotFound(format!("no such aggregate: {}", a.name))
+                        })
                     })
                     .collect()
             };
@@ -374,13 +426,20 @@ fn probe_value(e: &Expr, env: &Env, ex: &mut Exec, aff: Affinity) -> Result<Opti
         return Ok(None);
     }
     Ok(Some(match aff {
-        Affinity::Integer | Affinity::Real | Affinity::Numeric => apply_affinity(v, Affinity::Numeric),
+        Affinity::Integer | Affinity::Real | Affinity::Numeric => {
+            apply_affinity(v, Affinity::Numeric)
+        }
         other => apply_affinity(v, other),
     }))
 }
 
 /// Rows (with table keys) of table `t` that `access` may match.
-pub fn fetch_table(t: &Table, access: &Access, env: &Env, ex: &mut Exec) -> Result<Vec<(Vec<u8>, Row)>> {
+pub fn fetch_table(
+    t: &Table,
+    access: &Access,
+    env: &Env,
+    ex: &mut Exec,
+) -> Result<Vec<(Vec<u8>, Row)>> {
     match access {
         Access::Scan => rows::scan(ex.engine, ex.txn, t, Bound::Unbounded, Bound::Unbounded),
         Access::Rowid(Probe::Eq(values)) => {
@@ -389,7 +448,9 @@ pub fn fetch_table(t: &Table, access: &Access, env: &Env, ex: &mut Exec) -> Resu
             for e in values {
                 let rowid = match probe_value(e, env, ex, Affinity::Integer)? {
                     Some(Value::Integer(i)) => i,
-                    Some(Value::Real(f)) if f.fract() == 0.0 && f >= -9.2e18 && f <= 9.2e18 => f as i64,
+                    Some(Value::Real(f)) if f.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&f) => {
+                        f as i64
+                    }
                     _ => continue,
                 };
                 if !seen.insert(rowid) {
@@ -407,7 +468,9 @@ pub fn fetch_table(t: &Table, access: &Access, env: &Env, ex: &mut Exec) -> Resu
             Ok(out)
         }
         Access::Rowid(Probe::Range { lo, hi }) => {
-            let Some((lo, hi)) = range_bounds(lo, hi, env, ex, Affinity::Integer, Collation::Binary, false)? else {
+            let Some((lo, hi)) =
+                range_bounds(lo, hi, env, ex, Affinity::Integer, Collation::Binary, false)?
+            else {
                 return Ok(Vec::new());
             };
             rows::scan(ex.engine, ex.txn, t, as_ref(&lo), as_ref(&hi))
@@ -451,7 +514,14 @@ pub fn fetch_table(t: &Table, access: &Access, env: &Env, ex: &mut Exec) -> Resu
                     let Some((lo, hi)) = range_bounds(lo, hi, env, ex, *aff, *coll, true)? else {
                         return Ok(Vec::new());
                     };
-                    keys = rows::index_scan(ex.engine, ex.txn, idx, as_ref(&lo), as_ref(&hi), usize::MAX)?;
+                    keys = rows::index_scan(
+                        ex.engine,
+                        ex.txn,
+                        idx,
+                        as_ref(&lo),
+                        as_ref(&hi),
+                        usize::MAX,
+                    )?;
                 }
             }
             let mut out = Vec::with_capacity(keys.len());
@@ -482,21 +552,26 @@ fn range_bounds(
     coll: Collation,
     prefixed: bool,
 ) -> Result<Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>> {
-    let mut encode = |b: &Option<(Expr, bool)>, ex: &mut Exec| -> Result<Option<Option<(Vec<u8>, bool)>>> {
-        match b {
-            None => Ok(Some(None)),
-            Some((e, inclusive)) => match probe_value(e, env, ex, aff)? {
-                None => Ok(None),
-                Some(v) => {
-                    let mut key = Vec::new();
-                    push_key(&v, coll, &mut key);
-                    Ok(Some(Some((key, *inclusive))))
-                }
-            },
-        }
+    let encode =
+        |b: &Option<(Expr, bool)>, ex: &mut Exec| -> Result<Option<Option<(Vec<u8>, bool)>>> {
+            match b {
+                None => Ok(Some(None)),
+                Some((e, inclusive)) => match probe_value(e, env, ex, aff)? {
+                    None => Ok(None),
+                    Some(v) => {
+                        let mut key = Vec::new();
+                        push_key(&v, coll, &mut key);
+                        Ok(Some(Some((key, *inclusive))))
+                    }
+                },
+            }
+        };
+    let Some(lo) = encode(lo, ex)? else {
+        return Ok(None);
     };
-    let Some(lo) = encode(lo, ex)? else { return Ok(None) };
-    let Some(hi) = encode(hi, ex)? else { return Ok(None) };
+    let Some(hi) = encode(hi, ex)? else {
+        return Ok(None);
+    };
     // The NULL key is the single byte 0x05; every other value starts higher.
     let skip_nulls = Bound::Included(vec![0x06]);
     let lo = match lo {

@@ -255,20 +255,6 @@ impl Expr {
         }
     }
 
-    /// True if the expression is a constant (no columns, no subqueries).
-    pub fn is_constant(&self) -> bool {
-        let mut constant = true;
-        self.walk(&mut |e| {
-            if matches!(
-                e,
-                Expr::Col { .. } | Expr::Outer { .. } | Expr::Exists(..) | Expr::Scalar(_) | Expr::InSub { .. }
-            ) {
-                constant = false;
-            }
-        });
-        constant
-    }
-
     /// Calls `f` on this expression and every sub-expression (not inside
     /// subqueries).
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
@@ -571,7 +557,10 @@ mod tests {
     #[test]
     fn comparison_affinity_follows_sqlite() {
         use Affinity::*;
-        assert_eq!(comparison_affinity(Some(Integer), Some(Text)), Some(Numeric));
+        assert_eq!(
+            comparison_affinity(Some(Integer), Some(Text)),
+            Some(Numeric)
+        );
         assert_eq!(comparison_affinity(Some(Text), Some(Blob)), None);
         assert_eq!(comparison_affinity(Some(Text), None), Some(Text));
         assert_eq!(comparison_affinity(None, Some(Real)), Some(Numeric));
@@ -588,7 +577,12 @@ mod tests {
             Collation::Binary,
         );
         assert_eq!(ord, Ordering::Equal);
-        let ord = compare_with(Value::Integer(10), Value::Text("10".into()), None, Collation::Binary);
+        let ord = compare_with(
+            Value::Integer(10),
+            Value::Text("10".into()),
+            None,
+            Collation::Binary,
+        );
         assert_eq!(ord, Ordering::Less, "numbers sort before text");
     }
 }

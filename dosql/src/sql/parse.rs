@@ -11,7 +11,9 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use sqlparser::ast::Statement;
 use sqlparser::dialect::SQLiteDialect;
-use sqlparser::parser::Parser;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{Error, Result};
 
@@ -19,6 +21,9 @@ use crate::error::{Error, Result};
 pub const MAX_SQL_LEN: usize = 100_000;
 /// Most bound parameters per call (the Durable Object limit).
 pub const MAX_PARAMS: usize = 100;
+/// Deepest expression nesting the parser accepts. Binding and evaluation
+/// recurse as deep, so this bounds stack use on every platform.
+pub const RECURSION_LIMIT: usize = 200;
 /// Scripts the statement cache holds before it starts over.
 pub const CACHE_ENTRIES: usize = 512;
 
@@ -30,14 +35,89 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
             sql.len()
         )));
     }
-    Parser::parse_sql(&SQLiteDialect {}, sql).map_err(|e| {
-        let text = e.to_string();
-        Error::Syntax(
-            text.strip_prefix("sql parser error: ")
-                .unwrap_or(&text)
-                .to_string(),
-        )
-    })
+    let dialect = SQLiteDialect {};
+    Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(ParserError::from)
+        .and_then(|tokens| {
+            Parser::new(&dialect)
+                .with_recursion_limit(RECURSION_LIMIT)
+                .with_tokens_with_locations(desugar(tokens))
+                .parse_statements()
+        })
+        .map_err(|e| {
+            let text = e.to_string();
+            Error::Syntax(
+                text.strip_prefix("sql parser error: ")
+                    .unwrap_or(&text)
+                    .to_string(),
+            )
+        })
+}
+
+fn is_word(t: &Token, text: &str) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(text))
+}
+
+/// Rewrites SQLite syntax the SQLite dialect of sqlparser lacks into
+/// equivalent syntax it has:
+///
+/// * `expr IN table` is `expr IN (SELECT * FROM table)`;
+/// * `NOT INDEXED` and `INDEXED BY name` after a table name are planner
+///   hints that do not change results; they are dropped.
+fn desugar(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant = |j: usize| !matches!(tokens[j].token, Token::Whitespace(_));
+    let next = |from: usize| (from..tokens.len()).find(|&j| significant(j));
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i].token;
+        if matches!(t, Token::Word(w) if w.keyword == Keyword::NOT) {
+            if let Some(j) = next(i + 1).filter(|&j| is_word(&tokens[j].token, "INDEXED")) {
+                i = j + 1;
+                continue;
+            }
+        }
+        if is_word(t, "INDEXED") {
+            if let Some(j) = next(i + 1)
+                .filter(|&j| matches!(&tokens[j].token, Token::Word(w) if w.keyword == Keyword::BY))
+            {
+                if let Some(k) = next(j + 1) {
+                    i = k + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(tokens[i].clone());
+        if matches!(t, Token::Word(w) if w.keyword == Keyword::IN) {
+            // After IN, anything but `(` is a table name.
+            let name = next(i + 1).filter(|&j| matches!(tokens[j].token, Token::Word(_)));
+            if let Some(j) = name {
+                let span = tokens[j].span;
+                let tok = |token: Token| TokenWithSpan { token, span };
+                out.push(tok(Token::LParen));
+                out.push(tok(Token::make_keyword("SELECT")));
+                out.push(tok(Token::Mul));
+                out.push(tok(Token::make_keyword("FROM")));
+                out.push(tokens[j].clone());
+                i = j + 1;
+                // A schema-qualified name: `main.t`.
+                if let (Some(dot), Some(last)) = (next(i), next(i).and_then(|d| next(d + 1))) {
+                    if tokens[dot].token == Token::Period
+                        && matches!(tokens[last].token, Token::Word(_))
+                    {
+                        out.push(tokens[dot].clone());
+                        out.push(tokens[last].clone());
+                        i = last + 1;
+                    }
+                }
+                out.push(tok(Token::RParen));
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Parses text that must hold exactly one statement.
@@ -91,6 +171,19 @@ mod tests {
         let err = parse("SELECT 1;\nSELEC 2").unwrap_err();
         assert!(matches!(err, Error::Syntax(_)));
         assert!(err.to_string().contains("Line: 2"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_only_syntax_is_desugared() {
+        let s = parse("SELECT 1 IN t1, 2 NOT IN main.t2 FROM t3 NOT INDEXED, t4 INDEXED BY i4")
+            .unwrap();
+        let text = s[0].to_string();
+        assert!(text.contains("1 IN (SELECT * FROM t1)"), "{text}");
+        assert!(text.contains("2 NOT IN (SELECT * FROM main.t2)"), "{text}");
+        assert!(!text.contains("INDEXED"), "{text}");
+        // Ordinary IN lists and subqueries are untouched.
+        let s = parse("SELECT 1 IN (1, 2), 1 IN (SELECT 1)").unwrap();
+        assert_eq!(s[0].to_string(), "SELECT 1 IN (1, 2), 1 IN (SELECT 1)");
     }
 
     #[test]

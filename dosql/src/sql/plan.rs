@@ -43,14 +43,14 @@ pub struct QueryPlan {
 pub enum CtePlan {
     Plain {
         id: usize,
-        plan: QueryPlan,
+        plan: Box<QueryPlan>,
     },
     /// `anchor UNION [ALL] step`, where `step` reads the rows added by the
     /// previous round.
     Recursive {
         id: usize,
-        anchor: QueryPlan,
-        step: QueryPlan,
+        anchor: Box<QueryPlan>,
+        step: Box<QueryPlan>,
         all: bool,
     },
 }
@@ -242,7 +242,12 @@ fn is_numeric(a: Affinity) -> bool {
 
 /// True if comparing under (`aff`, `coll`) orders values the way a key
 /// column stored with (`col_aff`, `col_coll`) does.
-fn key_compatible(aff: Option<Affinity>, coll: Collation, col_aff: Affinity, col_coll: Collation) -> bool {
+fn key_compatible(
+    aff: Option<Affinity>,
+    coll: Collation,
+    col_aff: Affinity,
+    col_coll: Collation,
+) -> bool {
     coll == col_coll
         && match aff {
             None => true,
@@ -252,9 +257,42 @@ fn key_compatible(aff: Option<Affinity>, coll: Collation, col_aff: Affinity, col
         }
 }
 
+/// How well conjunct `cond` lets a table level be read: 4 for a rowid
+/// lookup, 3 for an index lookup, 2 for another equality, 1 for a range on
+/// a key, 0 otherwise. `usable` says which expressions are known before
+/// the level is read.
+pub fn probe_score(
+    table: &Table,
+    offset: usize,
+    cond: &Expr,
+    usable: &dyn Fn(&Expr) -> bool,
+) -> u8 {
+    let Some(s) = sarg(cond, offset, offset + table.width(), usable) else {
+        return 0;
+    };
+    let rowid =
+        !table.without_rowid && (s.col == table.columns.len() || Some(s.col) == table.rowid_alias);
+    let indexed = table.indexes.iter().any(|i| {
+        i.columns[0] == s.col
+            && key_compatible(
+                s.aff,
+                s.coll,
+                table.columns[s.col].affinity,
+                i.collations[0],
+            )
+    });
+    match (s.op == CmpOp::Eq, rowid, indexed) {
+        (true, true, _) => 4,
+        (true, false, true) => 3,
+        (true, false, false) => 2,
+        (false, true, _) | (false, false, true) => 1,
+        _ => 0,
+    }
+}
+
 /// What a conjunct contributes to one key column.
 enum Bound2 {
-    Eq(Vec<usize>),
+    Eq,
     Lo(usize, bool),
     Hi(usize, bool),
 }
@@ -284,7 +322,7 @@ pub fn choose_access(
     // Which table column is the rowid, directly or through its alias.
     let is_rowid = |col: usize| Some(col) == rowid_col || Some(col) == table.rowid_alias;
     let classify = |s: &Sarg, i: usize| match s.op {
-        CmpOp::Eq => Bound2::Eq(vec![i]),
+        CmpOp::Eq => Bound2::Eq,
         CmpOp::Gt => Bound2::Lo(i, false),
         CmpOp::Ge => Bound2::Lo(i, true),
         CmpOp::Lt => Bound2::Hi(i, false),
@@ -299,7 +337,7 @@ pub fn choose_access(
                 continue;
             }
             match classify(s, i) {
-                Bound2::Eq(_) if eq.is_none() || s.values.len() < eq.map_or(0, |e| e.values.len()) => {
+                Bound2::Eq if eq.is_none() || s.values.len() < eq.map_or(0, |e| e.values.len()) => {
                     eq = Some(s)
                 }
                 Bound2::Lo(i, inc) if lo.is_none() => lo = Some((i, inc)),
@@ -403,8 +441,8 @@ fn probe_text(probe: &Probe, name: &str) -> String {
 fn explain_query(plan: &QueryPlan, parent: i64, out: &mut Vec<(i64, i64, String)>) {
     for cte in &plan.ctes {
         let (id, q) = match cte {
-            CtePlan::Plain { id, plan } => (id, plan),
-            CtePlan::Recursive { id, anchor, .. } => (id, anchor),
+            CtePlan::Plain { id, plan } => (id, plan.as_ref()),
+            CtePlan::Recursive { id, anchor, .. } => (id, anchor.as_ref()),
         };
         let node = push(out, parent, format!("MATERIALIZE cte{id}"));
         explain_query(q, node, out);
@@ -413,7 +451,9 @@ fn explain_query(plan: &QueryPlan, parent: i64, out: &mut Vec<(i64, i64, String)
         Body::Select(select) => {
             for level in &select.levels {
                 let detail = match (&level.source, &level.access) {
-                    (Source::Table(t), Access::Scan) => format!("SCAN {}", level_name(&t.name, &level.name)),
+                    (Source::Table(t), Access::Scan) => {
+                        format!("SCAN {}", level_name(&t.name, &level.name))
+                    }
                     (Source::Table(t), Access::Rowid(p)) => format!(
                         "SEARCH {} USING INTEGER PRIMARY KEY ({})",
                         level_name(&t.name, &level.name),
@@ -450,7 +490,12 @@ fn explain_query(plan: &QueryPlan, parent: i64, out: &mut Vec<(i64, i64, String)
                 push(out, parent, "USE TEMP B-TREE FOR ORDER BY".into());
             }
         }
-        Body::Compound { op, all, left, right } => {
+        Body::Compound {
+            op,
+            all,
+            left,
+            right,
+        } => {
             let name = match (op, all) {
                 (SetOp::Union, true) => "COMPOUND QUERY (UNION ALL)",
                 (SetOp::Union, false) => "COMPOUND QUERY (UNION)",

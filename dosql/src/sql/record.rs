@@ -184,6 +184,16 @@ mod tests {
     }
 
     #[test]
+    fn matches_the_documented_example() {
+        let mut buf = Vec::new();
+        encode_row(
+            &[Value::Integer(5), Value::Null, Value::Text("ab".into())],
+            &mut buf,
+        );
+        assert_eq!(buf, [0x03, 0x01, 0x0A, 0x00, 0x03, 0x02, 0x61, 0x62]);
+    }
+
+    #[test]
     fn small_integers_take_two_bytes() {
         let mut buf = Vec::new();
         encode_row(&[Value::Integer(5)], &mut buf);

@@ -206,7 +206,10 @@ pub fn unique_conflicts(
         Bound::Excluded(&end),
         usize::MAX,
     )?;
-    Ok(keys.into_iter().filter(|k| Some(k.as_slice()) != except).collect())
+    Ok(keys
+        .into_iter()
+        .filter(|k| Some(k.as_slice()) != except)
+        .collect())
 }
 
 /// The largest rowid in use, if any.
@@ -226,9 +229,18 @@ mod tests {
     #[test]
     fn folding_follows_the_collation() {
         let v = Value::Text("AbC  ".into());
-        assert_eq!(key_value(&v, Collation::NoCase), KeyValue::Text("abc  ".into()));
-        assert_eq!(key_value(&v, Collation::RTrim), KeyValue::Text("AbC".into()));
-        assert_eq!(key_value(&v, Collation::Binary), KeyValue::Text("AbC  ".into()));
+        assert_eq!(
+            key_value(&v, Collation::NoCase),
+            KeyValue::Text("abc  ".into())
+        );
+        assert_eq!(
+            key_value(&v, Collation::RTrim),
+            KeyValue::Text("AbC".into())
+        );
+        assert_eq!(
+            key_value(&v, Collation::Binary),
+            KeyValue::Text("AbC  ".into())
+        );
     }
 
     #[test]

@@ -120,7 +120,10 @@ pub fn object_name(name: &ast::ObjectName) -> Result<String> {
             if name.0.len() == 2 {
                 if let Some(ast::ObjectNamePart::Identifier(schema)) = name.0.first() {
                     if !schema.value.eq_ignore_ascii_case("main") {
-                        return Err(Error::NotFound(format!("no such database: {}", schema.value)));
+                        return Err(Error::NotFound(format!(
+                            "no such database: {}",
+                            schema.value
+                        )));
                     }
                 }
             } else if name.0.len() > 2 {
@@ -213,7 +216,11 @@ pub fn store_entry(
         None => engine.create_tree(txn, CATALOG_TREE, TreeKind::Table)?,
     };
     let mut key = Vec::new();
-    keycode::encode_column(&KeyValue::Text(fold(name)), keycode::Direction::Asc, &mut key);
+    keycode::encode_column(
+        &KeyValue::Text(fold(name)),
+        keycode::Direction::Asc,
+        &mut key,
+    );
     match sql {
         Some(sql) => {
             let mut value = Vec::new();
@@ -237,9 +244,13 @@ fn ident_list(columns: &[ast::IndexColumn]) -> Result<Vec<(String, Option<Collat
             ast::Expr::Identifier(id) => Ok((id.value.clone(), None)),
             ast::Expr::Collate { expr, collation } => match expr.as_ref() {
                 ast::Expr::Identifier(id) => Ok((id.value.clone(), Some(collation_of(collation)?))),
-                other => Err(invalid!("indexes on expressions are not supported: {other}")),
+                other => Err(invalid!(
+                    "indexes on expressions are not supported: {other}"
+                )),
             },
-            other => Err(invalid!("indexes on expressions are not supported: {other}")),
+            other => Err(invalid!(
+                "indexes on expressions are not supported: {other}"
+            )),
         })
         .collect()
 }
@@ -269,7 +280,10 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
     let mut uniques: Vec<Vec<(String, Option<Collation>)>> = Vec::new();
     let mut checks = Vec::new();
     for def in &create.columns {
-        if columns.iter().any(|c| c.name.eq_ignore_ascii_case(&def.name.value)) {
+        if columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&def.name.value))
+        {
             return Err(invalid!("duplicate column name: {}", def.name.value));
         }
         let decl_type = match &def.data_type {
@@ -437,7 +451,11 @@ pub fn index_from_ast(schema: &Schema, create: &ast::CreateIndex, sql: String) -
 pub fn view_from_ast(create: &ast::CreateView, sql: String) -> Result<View> {
     Ok(View {
         name: object_name(&create.name)?,
-        columns: create.columns.iter().map(|c| c.name.value.clone()).collect(),
+        columns: create
+            .columns
+            .iter()
+            .map(|c| c.name.value.clone())
+            .collect(),
         query: create.query.as_ref().clone(),
         sql,
     })

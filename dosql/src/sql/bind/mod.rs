@@ -16,6 +16,7 @@
 //! *after* the joined row: the executor evaluates those clauses against
 //! the group's last row followed by the aggregate results.
 
+mod from;
 mod query;
 
 use sqlparser::ast;
@@ -56,6 +57,9 @@ struct Scope {
     width: usize,
     /// Aggregates collected while binding a grouped query's outputs.
     aggs: Option<Vec<AggSpec>>,
+    /// Result column aliases, which HAVING may name when no column has
+    /// the name (as SQLite allows).
+    aliases: Vec<(String, Expr)>,
 }
 
 /// A CTE visible to the query being bound.
@@ -118,7 +122,7 @@ pub fn number(text: &str) -> Result<Value> {
 }
 
 fn hex_blob(text: &str) -> Result<Value> {
-    if text.len() % 2 != 0 {
+    if text.len() & 1 == 1 {
         return Err(Error::Syntax(format!("malformed blob literal x'{text}'")));
     }
     (0..text.len())
@@ -146,11 +150,16 @@ impl<'s> Binder<'s> {
 
     /// Opens a scope over `sources`; the caller pops it with `pop_scope`.
     pub fn push_scope(&mut self, sources: Vec<SourceInfo>) {
-        let width = sources.iter().map(|s| s.offset + s.cols.len()).max().unwrap_or(0);
+        let width = sources
+            .iter()
+            .map(|s| s.offset + s.cols.len())
+            .max()
+            .unwrap_or(0);
         self.scopes.push(Scope {
             sources,
             width,
             aggs: None,
+            aliases: Vec::new(),
         });
     }
 
@@ -164,7 +173,12 @@ impl<'s> Binder<'s> {
         scope.sources.push(source);
     }
 
-    fn find(&self, level: usize, table: Option<&str>, name: &str) -> Result<Option<(usize, Option<Affinity>, Collation)>> {
+    fn find(
+        &self,
+        level: usize,
+        table: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(usize, Option<Affinity>, Collation)>> {
         let scope = &self.scopes[level];
         let mut found = None;
         let matches = |src: &SourceInfo| table.is_none_or(|t| src.name.eq_ignore_ascii_case(t));
@@ -206,7 +220,12 @@ impl<'s> Binder<'s> {
                         *reach = (*reach).min(level);
                     }
                 }
-                return Ok(Some(Expr::Outer { depth, idx, aff, coll }));
+                return Ok(Some(Expr::Outer {
+                    depth,
+                    idx,
+                    aff,
+                    coll,
+                }));
             }
         }
         if let Some(t) = table {
@@ -256,7 +275,9 @@ impl<'s> Binder<'s> {
                 .parse()
                 .map_err(|_| Error::Syntax(format!("bad parameter {text}")))?;
             if n == 0 || n > crate::sql::parse::MAX_PARAMS {
-                return Err(Error::LimitExceeded(format!("parameter {text} out of range")));
+                return Err(Error::LimitExceeded(format!(
+                    "parameter {text} out of range"
+                )));
             }
             self.next_param = self.next_param.max(n);
             n - 1
@@ -276,7 +297,9 @@ impl<'s> Binder<'s> {
     fn literal(&mut self, v: &ast::Value) -> Result<Expr> {
         Ok(Expr::Lit(match v {
             ast::Value::Number(n, _) => number(n)?,
-            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => Value::Text(s.clone()),
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                Value::Text(s.clone())
+            }
             ast::Value::HexStringLiteral(h) => hex_blob(h)?,
             ast::Value::Boolean(b) => Value::Integer(i64::from(*b)),
             ast::Value::Null => Value::Null,
@@ -304,13 +327,14 @@ impl<'s> Binder<'s> {
         Ok(match e {
             A::Identifier(id) => match self.column(None, &id.value)? {
                 Some(col) => col,
+                None if self.alias(&id.value).is_some() => self.alias(&id.value).expect("checked"),
                 // SQLite reads an unknown "name" as a string literal.
                 None if id.quote_style == Some('"') => Expr::Lit(Value::Text(id.value.clone())),
                 None => return Err(Error::NotFound(format!("no such column: {}", id.value))),
             },
             A::CompoundIdentifier(parts) => {
                 let n = parts.len();
-                if n < 2 || n > 3 {
+                if !(2..=3).contains(&n) {
                     return Err(invalid!("unsupported name {e}"));
                 }
                 self.column(Some(&parts[n - 2].value), &parts[n - 1].value)?
@@ -363,9 +387,16 @@ impl<'s> Binder<'s> {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
                 self.compare(CmpOp::Is, a, b)
             }
-            A::InList { expr, list, negated } => {
+            A::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let lhs = self.expr(expr)?;
-                let list = list.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
+                let list = list
+                    .iter()
+                    .map(|x| self.expr(x))
+                    .collect::<Result<Vec<_>>>()?;
                 // `a IN (x, y)` is `a = +x OR a = +y`: the list has no affinity.
                 let aff = comparison_affinity(lhs.affinity(), None);
                 let coll = lhs.collation().map_or(Collation::Binary, |c| c.0);
@@ -434,7 +465,11 @@ impl<'s> Binder<'s> {
             } => Expr::Like {
                 e: Box::new(self.expr(expr)?),
                 pattern: Box::new(self.expr(pattern)?),
-                escape: escape_char.as_ref().map(|x| self.expr(x)).transpose()?.map(Box::new),
+                escape: escape_char
+                    .as_ref()
+                    .map(|x| self.expr(x))
+                    .transpose()?
+                    .map(Box::new),
                 negated: *negated,
                 glob: false,
             },
@@ -458,7 +493,11 @@ impl<'s> Binder<'s> {
                 Expr::Case {
                     operand: operand.map(Box::new),
                     whens,
-                    otherwise: else_result.as_ref().map(|x| self.expr(x)).transpose()?.map(Box::new),
+                    otherwise: else_result
+                        .as_ref()
+                        .map(|x| self.expr(x))
+                        .transpose()?
+                        .map(Box::new),
                     aff,
                     coll,
                 }
@@ -466,7 +505,9 @@ impl<'s> Binder<'s> {
             A::Cast {
                 expr, data_type, ..
             } => Expr::Cast(Box::new(self.expr(expr)?), data_type.to_string()),
-            A::Exists { subquery, negated } => Expr::Exists(Box::new(self.subquery(subquery)?), *negated),
+            A::Exists { subquery, negated } => {
+                Expr::Exists(Box::new(self.subquery(subquery)?), *negated)
+            }
             A::Subquery(q) => {
                 let sub = self.subquery(q)?;
                 if sub.plan.columns.len() != 1 {
@@ -512,7 +553,12 @@ impl<'s> Binder<'s> {
         })
     }
 
-    fn binary(&mut self, left: &ast::Expr, op: &ast::BinaryOperator, right: &ast::Expr) -> Result<Expr> {
+    fn binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+    ) -> Result<Expr> {
         use ast::BinaryOperator as B;
         let l = self.expr(left)?;
         let r = self.expr(right)?;
@@ -550,7 +596,10 @@ impl<'s> Binder<'s> {
     fn scalar_call(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
         match func::scalar(name, args.len()) {
             Some(f) => Ok(Expr::Func(f, args)),
-            None if func::is_aggregate(name) || func::scalar(name, 1).is_some() || func::scalar(name, 2).is_some() => {
+            None if func::is_aggregate(name)
+                || func::scalar(name, 1).is_some()
+                || func::scalar(name, 2).is_some() =>
+            {
                 Err(invalid!("wrong number of arguments to function {name}()"))
             }
             None => Err(Error::NotFound(format!("no such function: {name}"))),
@@ -560,13 +609,20 @@ impl<'s> Binder<'s> {
     fn function(&mut self, f: &ast::Function) -> Result<Expr> {
         let name = f.name.to_string().to_ascii_lowercase();
         if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
-            return Err(invalid!("window functions and FILTER are not supported: {name}"));
+            return Err(invalid!(
+                "window functions and FILTER are not supported: {name}"
+            ));
         }
         let (distinct, raw_args, star) = match &f.args {
             ast::FunctionArguments::None => (false, Vec::new(), false),
-            ast::FunctionArguments::Subquery(_) => return Err(invalid!("unsupported call of {name}")),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(invalid!("unsupported call of {name}"))
+            }
             ast::FunctionArguments::List(list) => {
-                let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                let distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 let mut args = Vec::new();
                 let mut star = false;
                 for a in &list.args {
@@ -583,9 +639,13 @@ impl<'s> Binder<'s> {
             return Err(invalid!("wrong use of * in {name}()"));
         }
         match (name.as_str(), raw_args.len()) {
-            ("last_insert_rowid", 0) => return Ok(Expr::Lit(Value::Integer(self.session.last_insert_rowid))),
+            ("last_insert_rowid", 0) => {
+                return Ok(Expr::Lit(Value::Integer(self.session.last_insert_rowid)))
+            }
             ("changes", 0) => return Ok(Expr::Lit(Value::Integer(self.session.changes as i64))),
-            ("total_changes", 0) => return Ok(Expr::Lit(Value::Integer(self.session.total_changes as i64))),
+            ("total_changes", 0) => {
+                return Ok(Expr::Lit(Value::Integer(self.session.total_changes as i64)))
+            }
             _ => {}
         }
         let argc = raw_args.len();
@@ -598,7 +658,10 @@ impl<'s> Binder<'s> {
                 return Err(invalid!("misuse of aggregate function {name}()"));
             };
             // Arguments see the joined row; a nested aggregate is misuse.
-            let args = raw_args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>();
+            let args = raw_args
+                .iter()
+                .map(|a| self.expr(a))
+                .collect::<Result<Vec<_>>>();
             let scope = self.scopes.last_mut().expect("still open");
             let mut collected = collected;
             let args = match args {
@@ -624,11 +687,28 @@ impl<'s> Binder<'s> {
         if distinct {
             return Err(invalid!("DISTINCT is only allowed in aggregate functions"));
         }
-        let args = raw_args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>>>()?;
+        let args = raw_args
+            .iter()
+            .map(|a| self.expr(a))
+            .collect::<Result<Vec<_>>>()?;
         if func::is_aggregate(&name) && func::scalar(&name, argc).is_none() {
             return Err(invalid!("wrong number of arguments to function {name}()"));
         }
         self.scalar_call(&name, args)
+    }
+
+    fn alias(&self, name: &str) -> Option<Expr> {
+        self.scopes.last().and_then(|s| {
+            s.aliases
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, e)| e.clone())
+        })
+    }
+
+    /// Makes result aliases nameable in the innermost scope.
+    fn set_aliases(&mut self, aliases: Vec<(String, Expr)>) {
+        self.scopes.last_mut().expect("a scope is open").aliases = aliases;
     }
 
     /// Starts collecting aggregates in the innermost scope.
@@ -644,11 +724,6 @@ impl<'s> Binder<'s> {
             .aggs
             .take()
             .unwrap_or_default()
-    }
-
-    /// Number of parameters the bound statements use.
-    pub fn params_used(&self) -> usize {
-        self.next_param
     }
 }
 
@@ -672,7 +747,10 @@ mod tests {
     fn numbers_parse_like_sqlite() {
         assert!(matches!(number("42").unwrap(), Value::Integer(42)));
         assert!(matches!(number("1.5e3").unwrap(), Value::Real(r) if r == 1500.0));
-        assert!(matches!(number("9223372036854775808").unwrap(), Value::Real(_)));
+        assert!(matches!(
+            number("9223372036854775808").unwrap(),
+            Value::Real(_)
+        ));
         assert!(matches!(number("0x10").unwrap(), Value::Integer(16)));
         assert!(matches!(hex_blob("aB01").unwrap(), Value::Blob(b) if b == [0xab, 1]));
         assert!(hex_blob("abc").is_err());

@@ -1,29 +1,17 @@
-//! Binding queries: WITH, compound bodies, SELECT with its FROM clause,
-//! grouping, ordering and limits, and the placement of WHERE conjuncts on
-//! join levels (see `plan.rs`).
+//! Binding queries: WITH, compound bodies, SELECT (result columns,
+//! grouping, ordering) and limits. FROM clauses are bound in `from.rs`.
 
 use sqlparser::ast;
 
-use super::{Binder, CteInfo, ColInfo, SourceInfo};
+use super::{Binder, CteInfo};
 use crate::error::{Error, Result};
 use crate::invalid;
-use crate::sql::expr::{CmpOp, Expr};
+use crate::sql::expr::Expr;
 use crate::sql::plan::{
-    choose_access, max_level, Access, Aggregation, Body, CtePlan, Level, OrderKey, QueryPlan, SelectPlan,
-    SetOp, Source,
+    Access, Aggregation, Body, CtePlan, Level, OrderKey, QueryPlan, SelectPlan, SetOp, Source,
 };
-use crate::sql::schema::{fold, object_name, Table};
+use crate::sql::schema::object_name;
 use crate::sql::value::Collation;
-
-/// A FROM item being bound, before access paths are chosen.
-struct Draft {
-    source: Source,
-    name: String,
-    offset: usize,
-    width: usize,
-    left: bool,
-    on: Vec<Expr>,
-}
 
 /// Splits a condition into its AND-ed parts.
 pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
@@ -39,49 +27,11 @@ pub fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
 fn expr_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(id) => id.value.clone(),
-        ast::Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()).unwrap_or_default(),
+        ast::Expr::CompoundIdentifier(parts) => {
+            parts.last().map(|p| p.value.clone()).unwrap_or_default()
+        }
         other => other.to_string(),
     }
-}
-
-fn table_cols(table: &Table) -> Vec<ColInfo> {
-    let mut cols: Vec<ColInfo> = table
-        .columns
-        .iter()
-        .map(|c| ColInfo {
-            name: c.name.clone(),
-            aff: Some(c.affinity),
-            coll: c.collation,
-            hidden: false,
-            merged: false,
-        })
-        .collect();
-    if !table.without_rowid {
-        cols.push(ColInfo {
-            name: "rowid".into(),
-            aff: Some(crate::sql::value::Affinity::Integer),
-            coll: Collation::Binary,
-            hidden: true,
-            merged: false,
-        });
-    }
-    cols
-}
-
-fn plan_cols(plan: &QueryPlan, names: &[String]) -> Vec<ColInfo> {
-    (0..plan.columns.len())
-        .map(|i| ColInfo {
-            name: names.get(i).unwrap_or(&plan.columns[i]).clone(),
-            aff: plan.out_aff[i],
-            coll: plan.out_coll[i],
-            hidden: false,
-            merged: false,
-        })
-        .collect()
-}
-
-fn limit_value(e: &ast::Expr) -> &ast::Expr {
-    e
 }
 
 impl Binder<'_> {
@@ -117,14 +67,16 @@ impl Binder<'_> {
             Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
                 (limit.as_ref(), offset.as_ref().map(|o| &o.value))
             }
-            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => (Some(limit), Some(offset)),
+            Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => {
+                (Some(limit), Some(offset))
+            }
         };
         if limit.is_some() || offset.is_some() {
             if plan.limit.is_some() || plan.offset.is_some() {
                 plan = self.wrap(plan);
             }
             self.push_scope(Vec::new());
-            let l = limit.map(|e| self.expr(limit_value(e))).transpose();
+            let l = limit.map(|e| self.expr(e)).transpose();
             let o = offset.map(|e| self.expr(e)).transpose();
             self.pop_scope();
             plan.limit = l?;
@@ -144,7 +96,11 @@ impl Binder<'_> {
                 coll: inner.out_coll[i],
             })
             .collect();
-        let (columns, out_aff, out_coll) = (inner.columns.clone(), inner.out_aff.clone(), inner.out_coll.clone());
+        let (columns, out_aff, out_coll) = (
+            inner.columns.clone(),
+            inner.out_aff.clone(),
+            inner.out_coll.clone(),
+        );
         QueryPlan {
             ctes: Vec::new(),
             body: Body::Select(Box::new(SelectPlan {
@@ -177,7 +133,12 @@ impl Binder<'_> {
 
     fn cte(&mut self, cte: &ast::Cte, recursive: bool) -> Result<CtePlan> {
         let name = cte.alias.name.value.clone();
-        let names: Vec<String> = cte.alias.columns.iter().map(|c| c.name.value.clone()).collect();
+        let names: Vec<String> = cte
+            .alias
+            .columns
+            .iter()
+            .map(|c| c.name.value.clone())
+            .collect();
         let id = self.next_cte;
         self.next_cte += 1;
         let self_ref = recursive && query_mentions(&cte.query, &name);
@@ -192,7 +153,11 @@ impl Binder<'_> {
             b.ctes.push(CteInfo {
                 name: name.clone(),
                 id,
-                columns: if names.is_empty() { plan.columns.clone() } else { names.clone() },
+                columns: if names.is_empty() {
+                    plan.columns.clone()
+                } else {
+                    names.clone()
+                },
                 aff: plan.out_aff.clone(),
                 coll: plan.out_coll.clone(),
             });
@@ -201,7 +166,10 @@ impl Binder<'_> {
         if !self_ref {
             let plan = self.query(&cte.query)?;
             register(self, &plan)?;
-            return Ok(CtePlan::Plain { id, plan });
+            return Ok(CtePlan::Plain {
+                id,
+                plan: Box::new(plan),
+            });
         }
         let ast::SetExpr::SetOperation {
             left,
@@ -210,10 +178,14 @@ impl Binder<'_> {
             right,
         } = cte.query.body.as_ref()
         else {
-            return Err(invalid!("recursive CTE {name} must be anchor UNION [ALL] step"));
+            return Err(invalid!(
+                "recursive CTE {name} must be anchor UNION [ALL] step"
+            ));
         };
         if cte.query.order_by.is_some() || cte.query.limit_clause.is_some() {
-            return Err(invalid!("ORDER BY and LIMIT in recursive CTE {name} are not supported"));
+            return Err(invalid!(
+                "ORDER BY and LIMIT in recursive CTE {name} are not supported"
+            ));
         }
         let anchor = self.body(left, &[])?;
         register(self, &anchor)?;
@@ -223,8 +195,8 @@ impl Binder<'_> {
         }
         Ok(CtePlan::Recursive {
             id,
-            anchor,
-            step,
+            anchor: Box::new(anchor),
+            step: Box::new(step),
             all: matches!(set_quantifier, ast::SetQuantifier::All),
         })
     }
@@ -281,7 +253,12 @@ impl Binder<'_> {
                 let rows = values
                     .rows
                     .iter()
-                    .map(|row| row.content.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>>>())
+                    .map(|row| {
+                        row.content
+                            .iter()
+                            .map(|e| self.expr(e))
+                            .collect::<Result<Vec<_>>>()
+                    })
                     .collect::<Result<Vec<_>>>();
                 self.pop_scope();
                 let rows = rows?;
@@ -307,7 +284,11 @@ impl Binder<'_> {
 
     /// ORDER BY of a compound (or parenthesised) query: terms name output
     /// columns by number, name, or the text of their expression.
-    fn outer_order(&mut self, mut plan: QueryPlan, order: &[ast::OrderByExpr]) -> Result<QueryPlan> {
+    fn outer_order(
+        &mut self,
+        mut plan: QueryPlan,
+        order: &[ast::OrderByExpr],
+    ) -> Result<QueryPlan> {
         if order.is_empty() {
             return Ok(plan);
         }
@@ -317,14 +298,19 @@ impl Binder<'_> {
         let mut keys = Vec::with_capacity(order.len());
         for (n, term) in order.iter().enumerate() {
             let (inner, explicit) = match &term.expr {
-                ast::Expr::Collate { expr, collation } => {
-                    (expr.as_ref(), Some(crate::sql::schema::collation_of(collation)?))
-                }
+                ast::Expr::Collate { expr, collation } => (
+                    expr.as_ref(),
+                    Some(crate::sql::schema::collation_of(collation)?),
+                ),
                 other => (other, None),
             };
             let idx = match inner {
                 ast::Expr::Value(v) => match &v.value {
-                    ast::Value::Number(text, _) => text.parse::<usize>().ok().filter(|k| *k >= 1 && *k <= plan.columns.len()).map(|k| k - 1),
+                    ast::Value::Number(text, _) => text
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|k| *k >= 1 && *k <= plan.columns.len())
+                        .map(|k| k - 1),
                     _ => None,
                 },
                 other => {
@@ -333,11 +319,18 @@ impl Binder<'_> {
                     plan.columns
                         .iter()
                         .position(|c| c.eq_ignore_ascii_case(&name))
-                        .or_else(|| plan.columns.iter().position(|c| c.eq_ignore_ascii_case(&text)))
+                        .or_else(|| {
+                            plan.columns
+                                .iter()
+                                .position(|c| c.eq_ignore_ascii_case(&text))
+                        })
                 }
             };
             let idx = idx.ok_or_else(|| {
-                invalid!("{} ORDER BY term does not match any column in the result set", ordinal(n + 1))
+                invalid!(
+                    "{} ORDER BY term does not match any column in the result set",
+                    ordinal(n + 1)
+                )
             })?;
             keys.push(OrderKey {
                 expr: Expr::Col {
@@ -354,155 +347,12 @@ impl Binder<'_> {
         Ok(plan)
     }
 
-    /// Binds one FROM item and returns its source, name and columns.
-    fn factor(&mut self, f: &ast::TableFactor, n: usize) -> Result<(Source, String, Vec<ColInfo>)> {
-        match f {
-            ast::TableFactor::Table { name, alias, args: None, .. } => {
-                let tname = object_name(name)?;
-                let shown = alias.as_ref().map_or(tname.clone(), |a| a.name.value.clone());
-                if let Some(cte) = self.ctes.iter().rev().find(|c| c.name.eq_ignore_ascii_case(&tname)).cloned() {
-                    let cols = (0..cte.columns.len())
-                        .map(|i| ColInfo {
-                            name: cte.columns[i].clone(),
-                            aff: cte.aff[i],
-                            coll: cte.coll[i],
-                            hidden: false,
-                            merged: false,
-                        })
-                        .collect();
-                    return Ok((Source::Cte(cte.id), shown, cols));
-                }
-                if let Some(view) = self.schema.views.get(&fold(&tname)) {
-                    if self.views.iter().any(|v| v.eq_ignore_ascii_case(&tname)) {
-                        return Err(invalid!("view {tname} is circularly defined"));
-                    }
-                    self.views.push(tname.clone());
-                    let query = view.query.clone();
-                    let names = view.columns.clone();
-                    let plan = self.isolated_query(&query, true);
-                    self.views.pop();
-                    let plan = plan?;
-                    let cols = plan_cols(&plan, &names);
-                    return Ok((Source::Query(Box::new(plan)), shown, cols));
-                }
-                let table = self
-                    .schema
-                    .table(&tname)
-                    .ok_or_else(|| Error::NotFound(format!("no such table: {tname}")))?;
-                Ok((Source::Table(Box::new(table.clone())), shown, table_cols(table)))
-            }
-            ast::TableFactor::Derived { subquery, alias, lateral: false, .. } => {
-                let plan = self.isolated_query(subquery, false)?;
-                let names: Vec<String> = alias
-                    .as_ref()
-                    .map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect())
-                    .unwrap_or_default();
-                let shown = alias.as_ref().map_or(format!("(subquery-{n})"), |a| a.name.value.clone());
-                let cols = plan_cols(&plan, &names);
-                Ok((Source::Query(Box::new(plan)), shown, cols))
-            }
-            other => Err(invalid!("unsupported FROM item: {other}")),
-        }
-    }
-
-    /// Adds one FROM item to the scope and the drafts.
-    fn add_factor(&mut self, f: &ast::TableFactor, drafts: &mut Vec<Draft>, left: bool) -> Result<SourceInfo> {
-        let offset = self.scopes.last().map_or(0, |s| s.width);
-        let (source, name, cols) = self.factor(f, drafts.len())?;
-        let info = SourceInfo {
-            name: name.clone(),
-            cols,
-            offset,
-        };
-        drafts.push(Draft {
-            source,
-            name,
-            offset,
-            width: info.cols.len(),
-            left,
-            on: Vec::new(),
-        });
-        self.add_source(info.clone());
-        Ok(info)
-    }
-
-    fn from_item(&mut self, twj: &ast::TableWithJoins, drafts: &mut Vec<Draft>, conds: &mut Vec<Expr>) -> Result<()> {
-        match &twj.relation {
-            ast::TableFactor::NestedJoin { table_with_joins, alias: None } => {
-                self.from_item(table_with_joins, drafts, conds)?
-            }
-            relation => {
-                self.add_factor(relation, drafts, false)?;
-            }
-        }
-        for join in &twj.joins {
-            use ast::JoinOperator as J;
-            let (left, constraint) = match &join.join_operator {
-                J::Join(c) | J::Inner(c) | J::CrossJoin(c) => (false, c),
-                J::Left(c) | J::LeftOuter(c) => (true, c),
-                other => return Err(invalid!("unsupported join: {other:?}")),
-            };
-            let before: Vec<SourceInfo> = self.scopes.last().expect("open").sources.clone();
-            let info = self.add_factor(&join.relation, drafts, left)?;
-            let mut on = Vec::new();
-            let using: Vec<String> = match constraint {
-                ast::JoinConstraint::On(e) => {
-                    conjuncts(self.expr(e)?, &mut on);
-                    Vec::new()
-                }
-                ast::JoinConstraint::Using(names) => names.iter().map(|n| n.to_string()).collect(),
-                ast::JoinConstraint::Natural => info
-                    .cols
-                    .iter()
-                    .filter(|c| !c.hidden)
-                    .filter(|c| before.iter().any(|s| s.cols.iter().any(|l| !l.hidden && !l.merged && l.name.eq_ignore_ascii_case(&c.name))))
-                    .map(|c| c.name.clone())
-                    .collect(),
-                ast::JoinConstraint::None => Vec::new(),
-            };
-            for name in using {
-                let name = name.trim_matches('"').to_string();
-                let lhs = before
-                    .iter()
-                    .find_map(|s| {
-                        s.cols
-                            .iter()
-                            .position(|c| !c.hidden && !c.merged && c.name.eq_ignore_ascii_case(&name))
-                            .map(|i| (s.offset + i, &s.cols[i]))
-                    })
-                    .ok_or_else(|| invalid!("cannot join using column {name} - column not present in both tables"))?;
-                let r = info
-                    .cols
-                    .iter()
-                    .position(|c| !c.hidden && c.name.eq_ignore_ascii_case(&name))
-                    .ok_or_else(|| invalid!("cannot join using column {name} - column not present in both tables"))?;
-                let l = Expr::Col {
-                    idx: lhs.0,
-                    aff: lhs.1.aff,
-                    coll: lhs.1.coll,
-                };
-                let rc = &info.cols[r];
-                let rexpr = Expr::Col {
-                    idx: info.offset + r,
-                    aff: rc.aff,
-                    coll: rc.coll,
-                };
-                on.push(self.compare(CmpOp::Eq, l, rexpr));
-                let scope = self.scopes.last_mut().expect("open");
-                let src = scope.sources.last_mut().expect("just added");
-                src.cols[r].merged = true;
-            }
-            if left {
-                drafts.last_mut().expect("just added").on = on;
-            } else {
-                conds.append(&mut on);
-            }
-        }
-        Ok(())
-    }
-
     /// Output columns of one projection item.
-    fn projection_item(&mut self, item: &ast::SelectItem, out: &mut Vec<(Expr, String, Option<ast::Expr>)>) -> Result<()> {
+    fn projection_item(
+        &mut self,
+        item: &ast::SelectItem,
+        out: &mut Vec<(Expr, String, Option<ast::Expr>)>,
+    ) -> Result<()> {
         match item {
             ast::SelectItem::UnnamedExpr(e) => {
                 let bound = self.expr(e)?;
@@ -514,16 +364,22 @@ impl Binder<'_> {
             }
             ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
                 let qualifier = match item {
-                    ast::SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
-                        Some(object_name(n)?)
+                    ast::SelectItem::QualifiedWildcard(
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                        _,
+                    ) => Some(object_name(n)?),
+                    ast::SelectItem::QualifiedWildcard(..) => {
+                        return Err(invalid!("unsupported {item}"))
                     }
-                    ast::SelectItem::QualifiedWildcard(..) => return Err(invalid!("unsupported {item}")),
                     _ => None,
                 };
                 let scope = self.scopes.last().expect("open");
                 let mut found = false;
                 for src in &scope.sources {
-                    if qualifier.as_ref().is_some_and(|q| !src.name.eq_ignore_ascii_case(q)) {
+                    if qualifier
+                        .as_ref()
+                        .is_some_and(|q| !src.name.eq_ignore_ascii_case(q))
+                    {
                         continue;
                     }
                     found = true;
@@ -558,8 +414,13 @@ impl Binder<'_> {
         result
     }
 
-    fn select_in_scope(&mut self, s: &ast::Select, order: &[ast::OrderByExpr]) -> Result<QueryPlan> {
-        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.qualify.is_some() {
+    fn select_in_scope(
+        &mut self,
+        s: &ast::Select,
+        order: &[ast::OrderByExpr],
+    ) -> Result<QueryPlan> {
+        if s.top.is_some() || s.into.is_some() || !s.lateral_views.is_empty() || s.qualify.is_some()
+        {
             return Err(invalid!("unsupported SELECT clause"));
         }
         let distinct = match &s.distinct {
@@ -570,7 +431,7 @@ impl Binder<'_> {
         let mut drafts = Vec::new();
         let mut conds = Vec::new();
         for item in &s.from {
-            self.from_item(item, &mut drafts, &mut conds)?;
+            self.join_item(item, &mut drafts, &mut conds)?;
         }
         if let Some(w) = &s.selection {
             conjuncts(self.expr(w)?, &mut conds);
@@ -585,6 +446,12 @@ impl Binder<'_> {
                 return Err(e);
             }
         }
+        self.set_aliases(
+            items
+                .iter()
+                .map(|(e, n, _)| (n.clone(), e.clone()))
+                .collect(),
+        );
         let having = s.having.as_ref().map(|h| self.expr(h)).transpose();
         let keys = having.and_then(|h| Ok((h, self.order_terms(order, &items)?)));
         let aggs = self.take_aggs();
@@ -595,9 +462,13 @@ impl Binder<'_> {
         };
         let mut group_by = Vec::with_capacity(group_terms.len());
         for g in group_terms {
-            let bound = self.result_ref(g, &items, false)?.map_or_else(|| self.expr(g), Ok)?;
+            let bound = self
+                .result_ref(g, &items, false)?
+                .map_or_else(|| self.expr(g), Ok)?;
             if bound.has_subquery() || contains_agg_col(&bound, width) {
-                return Err(invalid!("aggregate functions are not allowed in the GROUP BY clause"));
+                return Err(invalid!(
+                    "aggregate functions are not allowed in the GROUP BY clause"
+                ));
             }
             let coll = bound.collation().map_or(Collation::Binary, |c| c.0);
             group_by.push((bound, coll));
@@ -655,7 +526,10 @@ impl Binder<'_> {
                 if let ast::Value::Number(text, _) = &v.value {
                     if let Ok(k) = text.parse::<usize>() {
                         if k == 0 || k > items.len() {
-                            return Err(invalid!("term out of range - should be between 1 and {}", items.len()));
+                            return Err(invalid!(
+                                "term out of range - should be between 1 and {}",
+                                items.len()
+                            ));
                         }
                         return Ok(Some(items[k - 1].0.clone()));
                     }
@@ -676,20 +550,27 @@ impl Binder<'_> {
         }
     }
 
-    fn order_terms(&mut self, order: &[ast::OrderByExpr], items: &[(Expr, String, Option<ast::Expr>)]) -> Result<Vec<OrderKey>> {
+    fn order_terms(
+        &mut self,
+        order: &[ast::OrderByExpr],
+        items: &[(Expr, String, Option<ast::Expr>)],
+    ) -> Result<Vec<OrderKey>> {
         let mut keys = Vec::with_capacity(order.len());
         for term in order {
             let (inner, explicit) = match &term.expr {
-                ast::Expr::Collate { expr, collation } => {
-                    (expr.as_ref(), Some(crate::sql::schema::collation_of(collation)?))
-                }
+                ast::Expr::Collate { expr, collation } => (
+                    expr.as_ref(),
+                    Some(crate::sql::schema::collation_of(collation)?),
+                ),
                 other => (other, None),
             };
             let expr = match self.result_ref(inner, items, true)? {
                 Some(e) => e,
                 None => self.expr(inner)?,
             };
-            let coll = explicit.or(expr.collation().map(|c| c.0)).unwrap_or(Collation::Binary);
+            let coll = explicit
+                .or(expr.collation().map(|c| c.0))
+                .unwrap_or(Collation::Binary);
             let desc = is_desc(&term.options);
             keys.push(OrderKey {
                 expr,
@@ -699,88 +580,6 @@ impl Binder<'_> {
             });
         }
         Ok(keys)
-    }
-
-    /// Puts each condition on the first level that can evaluate it and
-    /// chooses access paths.
-    fn place(&mut self, drafts: Vec<Draft>, conds: Vec<Expr>, _width: usize) -> Result<(Vec<Expr>, Vec<Level>)> {
-        let bounds: Vec<(usize, usize)> = drafts.iter().map(|d| (d.offset, d.width)).collect();
-        let mut pre = Vec::new();
-        let mut filters: Vec<Vec<Expr>> = drafts.iter().map(|_| Vec::new()).collect();
-        for c in conds {
-            let at = if c.has_subquery() && !drafts.is_empty() {
-                Some(drafts.len() - 1)
-            } else {
-                max_level(&c, &bounds)
-            };
-            match at {
-                None => pre.push(c),
-                Some(l) => filters[l].push(c),
-            }
-        }
-        let mut levels = Vec::with_capacity(drafts.len());
-        for (i, (d, f)) in drafts.into_iter().zip(filters).enumerate() {
-            let mut level = Level {
-                source: d.source,
-                name: d.name,
-                offset: d.offset,
-                width: d.width,
-                left: d.left,
-                on: d.on,
-                filters: f,
-                access: Access::Scan,
-                dependent: false,
-            };
-            if let Source::Table(table) = &level.source {
-                let usable = |e: &Expr| !e.has_subquery() && max_level(e, &bounds).is_none_or(|l| l < i);
-                let conds = if level.left { &level.on } else { &level.filters };
-                let mut dependent = false;
-                let access = choose_access(table, level.offset, conds, &usable, &mut |e: &Expr| {
-                    dependent |= max_level(e, &bounds).is_some();
-                    e.clone()
-                });
-                level.access = access;
-                level.dependent = dependent;
-            }
-            levels.push(level);
-        }
-        Ok((pre, levels))
-    }
-
-    /// A single-table level for UPDATE and DELETE: the table's rows
-    /// matching `selection`, with the scope left open for the caller.
-    pub fn table_level(&mut self, table: &Table, selection: Option<&ast::Expr>) -> Result<Level> {
-        let info = SourceInfo {
-            name: table.name.clone(),
-            cols: table_cols(table),
-            offset: 0,
-        };
-        self.push_scope(vec![info]);
-        let mut conds = Vec::new();
-        if let Some(w) = selection {
-            conjuncts(self.expr(w)?, &mut conds);
-        }
-        let draft = Draft {
-            source: Source::Table(Box::new(table.clone())),
-            name: table.name.clone(),
-            offset: 0,
-            width: table.width(),
-            left: false,
-            on: Vec::new(),
-        };
-        let (pre, mut levels) = self.place(vec![draft], conds, table.width())?;
-        let mut level = levels.pop().expect("one level");
-        level.filters.extend(pre);
-        Ok(level)
-    }
-
-    /// Opens a scope over one table's columns (for CHECK, DEFAULT, SET).
-    pub fn table_scope(&mut self, table: &Table) {
-        self.push_scope(vec![SourceInfo {
-            name: table.name.clone(),
-            cols: table_cols(table),
-            offset: 0,
-        }]);
     }
 }
 

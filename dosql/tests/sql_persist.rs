@@ -1,0 +1,52 @@
+//! The schema and the rows survive closing and reopening a database.
+
+use dosql::sql::{Database, Session, Value};
+
+fn count(db: &mut Database, s: &mut Session, sql: &str) -> i64 {
+    match db.execute(s, sql, &[]).unwrap()[0].rows[0][0] {
+        Value::Integer(i) => i,
+        ref other => panic!("{sql}: {other:?}"),
+    }
+}
+
+#[test]
+fn schema_and_rows_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut db = Database::open_dir(dir.path()).unwrap();
+        let mut s = Session::new();
+        db.execute(
+            &mut s,
+            "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT UNIQUE, c);
+             CREATE INDEX tc ON t(c);
+             CREATE VIEW v AS SELECT b FROM t WHERE c > 1;
+             INSERT INTO t VALUES (1, 'x', 1), (2, 'y', 2), (3, 'z', 3);
+             CREATE TABLE gone(x); DROP TABLE gone;",
+            &[],
+        )
+        .unwrap();
+    }
+    let mut db = Database::open_dir(dir.path()).unwrap();
+    let mut s = Session::new();
+    assert_eq!(count(&mut db, &mut s, "SELECT count(*) FROM t"), 3);
+    assert_eq!(count(&mut db, &mut s, "SELECT count(*) FROM v"), 2);
+    assert_eq!(count(&mut db, &mut s, "SELECT a FROM t WHERE c = 3"), 3);
+    assert!(db.execute(&mut s, "SELECT * FROM gone", &[]).is_err());
+    // The reloaded UNIQUE index still enforces.
+    assert!(db
+        .execute(&mut s, "INSERT INTO t VALUES (4, 'x', 4)", &[])
+        .is_err());
+    // New rowids continue after the stored ones.
+    let r = db
+        .execute(&mut s, "INSERT INTO t(b) VALUES ('w')", &[])
+        .unwrap();
+    assert_eq!(r[0].last_insert_rowid, 4);
+    let plan = db
+        .execute(
+            &mut s,
+            "EXPLAIN QUERY PLAN SELECT * FROM t WHERE c = 1",
+            &[],
+        )
+        .unwrap();
+    assert!(matches!(&plan[0].rows[0][3], Value::Text(t) if t.contains("USING INDEX tc")));
+}
