@@ -38,10 +38,20 @@ pub struct Config {
     pub updates: u64,
     /// Updates per transaction.
     pub updates_per_txn: usize,
+    /// Repetitions of the join (workload `sql-join`).
+    pub joins: u64,
     /// Seed of every random choice, so that runs are comparable.
     pub seed: u64,
     /// Print the help text and exit.
     pub help: bool,
+}
+
+/// A group of workloads, chosen with `--suite`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Suite {
+    All,
+    Kv,
+    Sql,
 }
 
 /// Row count of `--quick`.
@@ -63,6 +73,7 @@ impl Default for Config {
             scan_len: 100,
             updates: 100_000,
             updates_per_txn: 10,
+            joins: 5,
             seed: 0x5eed_d05c_1000_0001,
             help: false,
         }
@@ -80,7 +91,9 @@ USAGE: dosql-bench [FLAGS]
   --cache-mib M        page cache of EACH engine, MiB       [64]
   --page-size P        DoSQL page size (engine default)     [4096]
   --page-sizes P,Q,..  sweep DoSQL page sizes; one run each, one table
-  --workloads a,b      subset of: insert-seq,insert,get,scan,update
+  --workloads a,b      subset of: insert-seq,insert,get,scan,update,
+                       sql-insert,sql-point,sql-range,sql-join,sql-update
+  --suite S            kv (storage level), sql (SQL level) or all  [all]
   --engines a,b        subset of: dosql,sqlite (one alone: for profiling)
   --repeat R           run each suite R times, report the medians  [1]
   --lookups N          point lookups                        [= rows]
@@ -88,6 +101,7 @@ USAGE: dosql-bench [FLAGS]
   --scan-len N         rows per range scan                  [100]
   --updates N          row updates                          [100000]
   --updates-per-txn N  updates per transaction              [10]
+  --joins N            repetitions of the sql-join query    [5]
   --seed S             seed of all randomness
   --quick              small counts, for a CI smoke run (flags still win)
   --help               this text
@@ -103,6 +117,8 @@ impl Config {
         let mut lookups = None;
         let mut scans = None;
         let mut updates = None;
+        let mut joins = None;
+        let mut suite = Suite::All;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -164,6 +180,15 @@ impl Config {
                 "--scan-len" => cfg.scan_len = parse_num(&flag, &value()?)? as usize,
                 "--updates" => updates = Some(parse_num(&flag, &value()?)?),
                 "--updates-per-txn" => cfg.updates_per_txn = parse_num(&flag, &value()?)? as usize,
+                "--joins" => joins = Some(parse_num(&flag, &value()?)?),
+                "--suite" => {
+                    suite = match value()?.as_str() {
+                        "all" => Suite::All,
+                        "kv" => Suite::Kv,
+                        "sql" => Suite::Sql,
+                        other => return Err(format!("unknown suite {other:?}; known: all,kv,sql")),
+                    }
+                }
                 "--seed" => cfg.seed = parse_num(&flag, &value()?)?,
                 "--quick" => quick = true,
                 "--help" | "-h" => cfg.help = true,
@@ -175,6 +200,7 @@ impl Config {
             cfg.lookups = QUICK_ROWS;
             cfg.scans = 1_000;
             cfg.updates = 2_000;
+            cfg.joins = 1;
         }
         if let Some(n) = rows {
             cfg.rows = n;
@@ -184,6 +210,16 @@ impl Config {
         cfg.lookups = lookups.unwrap_or(cfg.lookups);
         cfg.scans = scans.unwrap_or(cfg.scans);
         cfg.updates = updates.unwrap_or(cfg.updates);
+        cfg.joins = joins.unwrap_or(cfg.joins);
+        // --suite narrows whatever --workloads chose (all by default).
+        cfg.workloads.retain(|w| match suite {
+            Suite::All => true,
+            Suite::Kv => !w.is_sql(),
+            Suite::Sql => w.is_sql(),
+        });
+        if cfg.workloads.is_empty() {
+            return Err("--suite and --workloads leave no workload to run".into());
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -270,6 +306,29 @@ mod tests {
         assert!(parse(&["--workloads", "get,nope"])
             .unwrap_err()
             .contains("nope"));
+    }
+
+    #[test]
+    fn suites_select_groups_of_workloads() {
+        let sql = parse(&["--suite", "sql"]).unwrap();
+        assert_eq!(
+            sql.workloads,
+            vec![
+                Workload::SqlInsert,
+                Workload::SqlPoint,
+                Workload::SqlRange,
+                Workload::SqlJoin,
+                Workload::SqlUpdate
+            ]
+        );
+        let kv = parse(&["--suite", "kv"]).unwrap();
+        assert_eq!(kv.workloads.len(), 5);
+        assert!(kv.workloads.iter().all(|w| !w.is_sql()));
+        let narrowed = parse(&["--workloads", "get,sql-join", "--suite", "sql"]).unwrap();
+        assert_eq!(narrowed.workloads, vec![Workload::SqlJoin]);
+        assert!(parse(&["--workloads", "get", "--suite", "sql"]).is_err());
+        assert!(parse(&["--suite", "x"]).is_err());
+        assert_eq!(parse(&["--quick", "--joins", "4"]).unwrap().joins, 4);
     }
 
     #[test]

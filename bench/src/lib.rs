@@ -13,10 +13,11 @@
 //!   report: tables of ops/s and DoSQL/SQLite ratios
 //! ```
 //!
-//! Workloads are storage level for now (key/value rows); SQL-level ones
-//! are meant to be added as further [`workloads::Workload`] variants and,
-//! where they need more than key/value access, a further store trait next
-//! to [`kv::KvStore`].
+//! Workloads are storage level (key/value rows, through [`kv::KvStore`])
+//! or SQL level (`sql-*`, through [`sql::SqlStore`]: DoSQL's
+//! `dosql::sql::Database` against SQLite running the same SQL text), all
+//! variants of [`workloads::Workload`], each printed as a ratio against
+//! SQLite in the same run.
 //!
 //! Invariant of every run: every answer an engine gives is checked against
 //! the model in [`data::Dataset`], and the two engines' answers are
@@ -27,6 +28,7 @@ pub mod data;
 pub mod kv;
 pub mod report;
 pub mod runner;
+pub mod sql;
 pub mod workloads;
 
 use config::Config;

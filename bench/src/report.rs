@@ -38,7 +38,8 @@ pub fn header(cfg: &Config) -> String {
     format!(
         "{} rows x {} B values, cache {} MiB per engine, SQLite page size {SQLITE_PAGE_SIZE}, \
          WAL + synchronous=NORMAL on both, seed {:#x}\n\
-         lookups {}, scans {} x {} rows, updates {} ({} per txn), {} run(s) per suite (median)",
+         lookups {}, scans {} x {} rows, updates {} ({} per txn), joins {}, \
+         {} run(s) per suite (median)",
         cfg.rows,
         cfg.value_size,
         cfg.cache_mib,
@@ -48,12 +49,22 @@ pub fn header(cfg: &Config) -> String {
         cfg.scan_len,
         cfg.updates,
         cfg.updates_per_txn,
+        cfg.joins,
         cfg.repeat,
     )
 }
 
+/// Ops/s of a measurement; below 100 with two decimals, so that slow
+/// workloads (the SQL join runs a few queries per second) keep a readable
+/// figure.
 fn ops(m: Option<&Measurement>) -> String {
-    m.map_or_else(|| "-".into(), |m| thousands(m.ops_per_sec()))
+    m.map_or_else(
+        || "-".into(),
+        |m| match m.ops_per_sec() {
+            x if x < 100.0 => format!("{x:.2}"),
+            x => thousands(x),
+        },
+    )
 }
 
 fn secs(m: Option<&Measurement>) -> String {
@@ -109,11 +120,16 @@ pub fn suite_table(report: &SuiteReport) -> String {
             );
         }
     }
-    for (name, end) in [("DoSQL", &report.dosql_end), ("SQLite", &report.sqlite_end)] {
+    for (name, end, what) in [
+        ("DoSQL", &report.dosql_end, "rows"),
+        ("SQLite", &report.sqlite_end, "rows"),
+        ("DoSQL", &report.sql_dosql_end, "SQL rows of t"),
+        ("SQLite", &report.sql_sqlite_end, "SQL rows of t"),
+    ] {
         if let Some(end) = end {
             let _ = writeln!(
                 s,
-                "  {name} at the end: {} rows verified against the model, {} on disk",
+                "  {name} at the end: {} {what} verified against the model, {} on disk",
                 end.digest.rows,
                 mib(end.disk_bytes)
             );

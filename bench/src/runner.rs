@@ -14,7 +14,14 @@
 //!   scan:        SQLite           DoSQL
 //!   update:      DoSQL            SQLite              then model += updates
 //!   verify:      full ordered read of both main dbs against the model
+//!   sql-insert:  ...                                 builds the SQL dbs
+//!   sql-point, sql-range, sql-join, sql-update       same alternation
+//!   verify:      full read of both SQL dbs against the SQL model
 //! ```
+//!
+//! The SQL workloads (`crate::sql`) use their own databases (tables `t`
+//! and `g`), built by `sql-insert` or, if it is not selected, loaded
+//! untimed by the first SQL workload that needs them.
 //!
 //! If `insert` is not selected but a later workload is, the main databases
 //! are loaded untimed first. `--engines` may leave one engine out (to
@@ -28,6 +35,7 @@ use tempfile::TempDir;
 use crate::config::Config;
 use crate::data::{Dataset, Digest};
 use crate::kv::{self, EngineKind, KvStore, Result, StoreOptions};
+use crate::sql::{self, SqlData, SqlStore};
 use crate::workloads::{self, Checks, Measurement, Workload};
 
 /// SQLite's page size in every run: its default, which is what it is tuned
@@ -85,6 +93,10 @@ pub struct SuiteReport {
     pub dosql_end: Option<EngineEnd>,
     /// SQLite's main database at the end, when it was built.
     pub sqlite_end: Option<EngineEnd>,
+    /// DoSQL's SQL database (table `t`) at the end, when it was built.
+    pub sql_dosql_end: Option<EngineEnd>,
+    /// SQLite's SQL database (table `t`) at the end, when it was built.
+    pub sql_sqlite_end: Option<EngineEnd>,
     /// Failures of the final verification and of the engines agreeing
     /// with each other (and with themselves across repeats).
     pub checks: Checks,
@@ -104,7 +116,18 @@ struct Db {
     _dir: TempDir,
 }
 
-fn open_db(kind: EngineKind, cfg: &Config, dosql_page_size: u32, parent: &Path) -> Result<Db> {
+/// An SQL store with its temporary directory, as [`Db`].
+struct SqlDb {
+    store: Box<dyn SqlStore>,
+    _dir: TempDir,
+}
+
+fn new_dir(
+    kind: EngineKind,
+    cfg: &Config,
+    dosql_page_size: u32,
+    parent: &Path,
+) -> Result<(TempDir, StoreOptions)> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("{}-", kind.name()))
         .tempdir_in(parent)?;
@@ -116,8 +139,26 @@ fn open_db(kind: EngineKind, cfg: &Config, dosql_page_size: u32, parent: &Path) 
         cache_bytes: cfg.cache_mib << 20,
         page_size,
     };
+    Ok((dir, opts))
+}
+
+fn open_db(kind: EngineKind, cfg: &Config, dosql_page_size: u32, parent: &Path) -> Result<Db> {
+    let (dir, opts) = new_dir(kind, cfg, dosql_page_size, parent)?;
     Ok(Db {
         store: kv::open(kind, dir.path(), opts)?,
+        _dir: dir,
+    })
+}
+
+fn open_sql_db(
+    kind: EngineKind,
+    cfg: &Config,
+    dosql_page_size: u32,
+    parent: &Path,
+) -> Result<SqlDb> {
+    let (dir, opts) = new_dir(kind, cfg, dosql_page_size, parent)?;
+    Ok(SqlDb {
+        store: sql::open(kind, dir.path(), opts)?,
         _dir: dir,
     })
 }
@@ -155,6 +196,22 @@ impl Mains {
     }
 }
 
+/// The SQL databases of a suite, as [`Mains`].
+#[derive(Default)]
+struct SqlMains {
+    dosql: Option<SqlDb>,
+    sqlite: Option<SqlDb>,
+}
+
+impl SqlMains {
+    fn slot(&mut self, kind: EngineKind) -> &mut Option<SqlDb> {
+        match kind {
+            EngineKind::Dosql => &mut self.dosql,
+            EngineKind::Sqlite => &mut self.sqlite,
+        }
+    }
+}
+
 /// Runs `cfg.workloads` on the selected engines with DoSQL at
 /// `dosql_page_size`. `data.model` ends up including the updates if
 /// `update` ran. Progress goes to stderr unless `quiet`.
@@ -168,6 +225,13 @@ pub fn run_suite(
     let mut checks = Checks::default();
     let mut rows = Vec::new();
     let mut mains = Mains::default();
+    let mut sql_mains = SqlMains::default();
+    // The SQL model: built only when a SQL workload runs.
+    let mut sql_data = cfg
+        .workloads
+        .iter()
+        .any(|w| w.is_sql())
+        .then(|| SqlData::new(cfg, data));
 
     for (i, &workload) in cfg.workloads.iter().enumerate() {
         let mut row = Row {
@@ -221,6 +285,30 @@ pub fn run_suite(
                         _ => workloads::run_update(store, data)?,
                     }
                 }
+                Workload::SqlInsert
+                | Workload::SqlPoint
+                | Workload::SqlRange
+                | Workload::SqlJoin
+                | Workload::SqlUpdate => {
+                    let sd = sql_data.as_ref().expect("built for SQL workloads");
+                    let slot = sql_mains.slot(kind);
+                    if slot.is_none() {
+                        let mut db = open_sql_db(kind, cfg, dosql_page_size, parent.path())?;
+                        if workload != Workload::SqlInsert {
+                            progress(quiet, &format!("untimed SQL load of {}", kind.name()));
+                            sql::workloads::run_insert(db.store.as_mut(), sd)?;
+                        }
+                        *slot = Some(db);
+                    }
+                    let store = slot.as_mut().expect("opened above").store.as_mut();
+                    match workload {
+                        Workload::SqlInsert => sql::workloads::run_insert(store, sd)?,
+                        Workload::SqlPoint => sql::workloads::run_point(store, sd)?,
+                        Workload::SqlRange => sql::workloads::run_range(store, sd)?,
+                        Workload::SqlJoin => sql::workloads::run_join(store, sd)?,
+                        _ => sql::workloads::run_update(store, sd)?,
+                    }
+                }
             };
             match kind {
                 EngineKind::Dosql => row.dosql = Some(m),
@@ -229,6 +317,11 @@ pub fn run_suite(
         }
         if workload == Workload::Update {
             data.apply_updates();
+        }
+        if workload == Workload::SqlUpdate {
+            if let Some(sd) = sql_data.as_mut() {
+                sd.apply_updates();
+            }
         }
         if let (Some(d), Some(s)) = (&row.dosql, &row.sqlite) {
             if d.digest != s.digest {
@@ -266,12 +359,40 @@ pub fn run_suite(
             checks.fail(|| "final contents: engines disagree".into());
         }
     }
+    let mut sql_ends = [None, None];
+    if let Some(sd) = &sql_data {
+        for (end, db) in sql_ends
+            .iter_mut()
+            .zip([&mut sql_mains.dosql, &mut sql_mains.sqlite])
+        {
+            let Some(db) = db else { continue };
+            progress(
+                quiet,
+                &format!("verifying {} SQL tables", db.store.kind().name()),
+            );
+            let (digest, c) = sql::workloads::verify(db.store.as_mut(), sd)?;
+            checks.merge(c);
+            *end = Some(EngineEnd {
+                digest,
+                disk_bytes: db.store.disk_bytes(),
+                stats: None,
+            });
+        }
+    }
+    let [sql_dosql_end, sql_sqlite_end] = sql_ends;
+    if let (Some(d), Some(s)) = (&sql_dosql_end, &sql_sqlite_end) {
+        if d.digest != s.digest {
+            checks.fail(|| "final SQL contents: engines disagree".into());
+        }
+    }
     Ok(SuiteReport {
         dosql_page_size,
         repeats: 1,
         rows,
         dosql_end,
         sqlite_end,
+        sql_dosql_end,
+        sql_sqlite_end,
         checks,
     })
 }
@@ -328,6 +449,8 @@ pub fn median(mut runs: Vec<SuiteReport>) -> Option<SuiteReport> {
         rows,
         dosql_end: last.dosql_end,
         sqlite_end: last.sqlite_end,
+        sql_dosql_end: last.sql_dosql_end,
+        sql_sqlite_end: last.sql_sqlite_end,
         checks,
     })
 }
@@ -374,6 +497,8 @@ mod tests {
             }],
             dosql_end: None,
             sqlite_end: None,
+            sql_dosql_end: None,
+            sql_sqlite_end: None,
             checks: Checks::default(),
         }
     }

@@ -9,6 +9,10 @@
 //! | `scan`       | 100-row range scans in one read transaction  | scan     |
 //! | `update`     | updates, `per_txn` per commit, checkpoint    | update   |
 //!
+//! The SQL-level workloads (`sql-insert`, `sql-point`, `sql-range`,
+//! `sql-join`, `sql-update`) are variants of the same [`Workload`] and are
+//! timed and checked in `crate::sql::workloads`.
+//!
 //! Rule for write workloads: the timed unit ends with an explicit
 //! checkpoint on both engines, so neither can look fast by deferring work
 //! (moving pages out of the WAL) past the stopwatch. The time up to the
@@ -40,17 +44,45 @@ pub enum Workload {
     Scan,
     /// Random updates in small transactions.
     Update,
+    /// SQL: INSERT of every row through one prepared statement, one
+    /// transaction, into a table with a secondary index.
+    SqlInsert,
+    /// SQL: SELECT by primary key.
+    SqlPoint,
+    /// SQL: SELECT of about 100 rows through the secondary index.
+    SqlRange,
+    /// SQL: join of the whole table with a small one, GROUP BY.
+    SqlJoin,
+    /// SQL: UPDATE by primary key in small transactions.
+    SqlUpdate,
 }
 
 impl Workload {
     /// Every workload, in the canonical (execution) order.
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 10] = [
         Workload::InsertSeq,
         Workload::Insert,
         Workload::Get,
         Workload::Scan,
         Workload::Update,
+        Workload::SqlInsert,
+        Workload::SqlPoint,
+        Workload::SqlRange,
+        Workload::SqlJoin,
+        Workload::SqlUpdate,
     ];
+
+    /// True for the SQL-level workloads (`crate::sql`).
+    pub fn is_sql(self) -> bool {
+        matches!(
+            self,
+            Workload::SqlInsert
+                | Workload::SqlPoint
+                | Workload::SqlRange
+                | Workload::SqlJoin
+                | Workload::SqlUpdate
+        )
+    }
 
     /// Name used by `--workloads` and in tables.
     pub fn name(self) -> &'static str {
@@ -60,6 +92,11 @@ impl Workload {
             Workload::Get => "get",
             Workload::Scan => "scan",
             Workload::Update => "update",
+            Workload::SqlInsert => "sql-insert",
+            Workload::SqlPoint => "sql-point",
+            Workload::SqlRange => "sql-range",
+            Workload::SqlJoin => "sql-join",
+            Workload::SqlUpdate => "sql-update",
         }
     }
 
@@ -69,7 +106,9 @@ impl Workload {
             Workload::InsertSeq | Workload::Insert => "rows/s",
             Workload::Get => "lookups/s",
             Workload::Scan => "scans/s",
-            Workload::Update => "updates/s",
+            Workload::Update | Workload::SqlUpdate => "updates/s",
+            Workload::SqlInsert => "rows/s",
+            Workload::SqlPoint | Workload::SqlRange | Workload::SqlJoin => "queries/s",
         }
     }
 
@@ -305,7 +344,10 @@ mod tests {
             assert_eq!(Workload::from_name(w.name()), Some(w));
         }
         assert_eq!(Workload::from_name("Insert"), None);
-        assert_eq!(Workload::names(), "insert-seq,insert,get,scan,update");
+        assert_eq!(
+            Workload::names(),
+            "insert-seq,insert,get,scan,update,sql-insert,sql-point,sql-range,sql-join,sql-update"
+        );
     }
 
     #[test]

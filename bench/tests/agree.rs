@@ -6,6 +6,7 @@ use dosql_bench::config::Config;
 use dosql_bench::data::Dataset;
 use dosql_bench::kv::{self, EngineKind, StoreOptions};
 use dosql_bench::runner::{run_suite, SuiteReport};
+use dosql_bench::sql::{self, SqlData};
 use dosql_bench::workloads::{self, Workload};
 
 fn tiny() -> Config {
@@ -17,6 +18,7 @@ fn tiny() -> Config {
         scans: 200,
         updates: 700,
         updates_per_txn: 10,
+        joins: 2,
         ..Config::default()
     }
 }
@@ -76,6 +78,89 @@ fn every_workload_agrees_on_both_engines() {
     assert_eq!(d.digest, s.digest);
     assert_eq!(d.digest.rows, cfg.rows);
     assert!(d.disk_bytes > 0 && s.disk_bytes > 0);
+    // The SQL workloads saw the rows asked for, and both SQL databases
+    // hold the SQL model, updates included.
+    assert_eq!(
+        by(Workload::SqlPoint).dosql.as_ref().unwrap().digest.rows,
+        cfg.lookups
+    );
+    assert_eq!(
+        by(Workload::SqlRange).sqlite.as_ref().unwrap().digest.rows,
+        scanned
+    );
+    assert_eq!(
+        by(Workload::SqlJoin).dosql.as_ref().unwrap().digest.rows,
+        cfg.joins * 1000
+    );
+    let (d, s) = (
+        report.sql_dosql_end.expect("built"),
+        report.sql_sqlite_end.expect("built"),
+    );
+    assert_eq!(d.digest, s.digest);
+    assert_eq!(d.digest.rows, cfg.rows);
+}
+
+#[test]
+fn sql_workloads_alone_load_untimed() {
+    let cfg = Config {
+        workloads: vec![Workload::SqlRange, Workload::SqlUpdate],
+        rows: 700,
+        ..tiny()
+    };
+    let mut data = Dataset::generate(&cfg);
+    let report = run_suite(&cfg, &mut data, 4096, true).expect("suite runs");
+    assert_eq!(report.rows.len(), 2);
+    assert_clean(&report);
+    assert!(report.dosql_end.is_none(), "no storage-level database");
+    assert_eq!(report.sql_sqlite_end.expect("built").digest.rows, 700);
+}
+
+#[test]
+fn wrong_sql_answers_are_caught_on_both_engines() {
+    // Load one SQL data set, then check against a model with another seed
+    // (other k permutation, other v): the checks must fire.
+    let cfg = Config {
+        rows: 300,
+        lookups: 300,
+        scans: 20,
+        joins: 1,
+        ..tiny()
+    };
+    let loaded = SqlData::new(&cfg, &Dataset::generate(&cfg));
+    let other_cfg = Config {
+        seed: 99 << 7,
+        ..cfg.clone()
+    };
+    let mut other = SqlData::new(&other_cfg, &Dataset::generate(&other_cfg));
+    other.point_ids = loaded.point_ids.clone();
+    other.range_starts = loaded.range_starts.clone();
+    for kind in [EngineKind::Dosql, EngineKind::Sqlite] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions {
+            cache_bytes: 1 << 20,
+            page_size: 4096,
+        };
+        let mut store = sql::open(kind, dir.path(), opts).unwrap();
+        sql::workloads::run_insert(store.as_mut(), &loaded).unwrap();
+        let good = sql::workloads::run_point(store.as_mut(), &loaded).unwrap();
+        assert!(good.checks.ok(), "{kind:?}: {:?}", good.checks);
+        let good = sql::workloads::run_range(store.as_mut(), &loaded).unwrap();
+        assert!(good.checks.ok(), "{kind:?}: {:?}", good.checks);
+        let good = sql::workloads::run_join(store.as_mut(), &loaded).unwrap();
+        assert!(good.checks.ok(), "{kind:?}: {:?}", good.checks);
+        let bad = sql::workloads::run_point(store.as_mut(), &other).unwrap();
+        assert_eq!(bad.checks.failed, 300, "{kind:?}");
+        let bad = sql::workloads::run_range(store.as_mut(), &other).unwrap();
+        assert!(bad.checks.failed >= 20, "{kind:?}");
+        let (_, checks) = sql::workloads::verify(store.as_mut(), &other).unwrap();
+        assert_eq!(checks.failed, 300, "{kind:?}");
+        // Ids that were never inserted are reported missing.
+        let mut missing = loaded.clone();
+        missing.point_ids = vec![300, 301];
+        let m = sql::workloads::run_point(store.as_mut(), &missing).unwrap();
+        assert_eq!(m.checks.failed, 2, "{kind:?}");
+        assert!(m.checks.messages[0].contains("no row"));
+    }
 }
 
 #[test]

@@ -30,7 +30,9 @@ stop_wrangler() {
     if [ -n "$wrangler_pid" ]; then
         # Its own process group (setsid): this takes workerd down with it.
         kill -TERM -- "-$wrangler_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$wrangler_pid" 2>/dev/null || break; sleep 0.2; done
+        # Wait for the whole group, workerd included, so that a restart
+        # never shares the persistence directory with a dying runtime.
+        for _ in $(seq 50); do kill -0 -- "-$wrangler_pid" 2>/dev/null || break; sleep 0.2; done
         kill -KILL -- "-$wrangler_pid" 2>/dev/null || true
         wrangler_pid=
     fi

@@ -427,6 +427,11 @@ impl Database {
             Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins)?,
             Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd)?,
             Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del)?,
+            // How the parser spells REINDEX (see parse.rs).
+            Statement::Vacuum(v) if v.reindex => {
+                ddl::reindex(schema, &mut ex, v.table_name.as_ref())?;
+                return Ok(result);
+            }
             other => return Err(invalid!("unsupported statement: {}", first_words(other))),
         };
         result.rows_affected = changes.rows;

@@ -1,4 +1,4 @@
-//! CREATE and DROP of tables, indexes and views.
+//! CREATE and DROP of tables, indexes and views, and REINDEX.
 //!
 //! Each change touches three things in one transaction: the engine trees
 //! (created or dropped), the catalog row holding the CREATE text, and the
@@ -10,12 +10,14 @@ use sqlparser::ast;
 
 use crate::error::{Error, Result};
 use crate::invalid;
-use crate::mvcc::TreeKind;
+use crate::mvcc::{TreeId, TreeKind};
 use crate::sql::exec::Exec;
 use crate::sql::rows;
 use crate::sql::schema::{
-    fold, index_from_ast, object_name, store_entry, table_from_ast, view_from_ast, Schema,
+    fold, index_from_ast, object_name, store_entry, table_from_ast, view_from_ast, Index, Schema,
+    Table,
 };
+use crate::sql::value::Collation;
 
 fn check_new_name(schema: &Schema, name: &str, kind: &str) -> Result<()> {
     if name.len() >= 7 && name[..7].eq_ignore_ascii_case("sqlite_") {
@@ -79,31 +81,7 @@ pub fn create_index(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateInde
     let id = ex
         .engine
         .create_tree(ex.txn, &index.tree, TreeKind::Table)?;
-    let existing = rows::scan(
-        ex.engine,
-        ex.txn,
-        table,
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Unbounded,
-    )?;
-    for (k, row) in existing {
-        if index.unique
-            && !rows::unique_conflicts(ex.engine, ex.txn, &index, &row, Some(&k))?.is_empty()
-        {
-            let cols: Vec<String> = index
-                .columns
-                .iter()
-                .map(|c| format!("{}.{}", table.name, table.columns[*c].name))
-                .collect();
-            return Err(Error::Constraint(format!(
-                "UNIQUE constraint failed: {}",
-                cols.join(", ")
-            )));
-        }
-        let mut entry = rows::index_prefix(&index, &row);
-        entry.extend_from_slice(&k);
-        ex.engine.put(ex.txn, id, &entry, &k)?;
-    }
+    fill_index(ex, table, &index, id)?;
     store_entry(
         ex.engine,
         ex.txn,
@@ -119,6 +97,87 @@ pub fn create_index(schema: &mut Schema, ex: &mut Exec, create: &ast::CreateInde
         .indexes
         .push(index);
     Ok(true)
+}
+
+/// Adds an entry to `index` (tree `id`, empty) for every row of `table`,
+/// failing if a unique index would hold duplicates.
+fn fill_index(ex: &mut Exec, table: &Table, index: &Index, id: TreeId) -> Result<()> {
+    let existing = rows::scan(
+        ex.engine,
+        ex.txn,
+        table,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+    )?;
+    for (k, row) in existing {
+        if index.unique
+            && !rows::unique_conflicts(ex.engine, ex.txn, index, &row, Some(&k))?.is_empty()
+        {
+            let cols: Vec<String> = index
+                .columns
+                .iter()
+                .map(|c| format!("{}.{}", table.name, table.columns[*c].name))
+                .collect();
+            return Err(Error::Constraint(format!(
+                "UNIQUE constraint failed: {}",
+                cols.join(", ")
+            )));
+        }
+        let mut entry = rows::index_prefix(index, &row);
+        entry.extend_from_slice(&k);
+        ex.engine.put(ex.txn, id, &entry, &k)?;
+    }
+    Ok(())
+}
+
+/// REINDEX [name]: empties and refills indexes from their tables. `name`
+/// is resolved as SQLite does: an unqualified collation name first (the
+/// indexes with a column in that collation), then a table (all its
+/// indexes), then an index; no name means every index. The schema does
+/// not change.
+pub fn reindex(schema: &Schema, ex: &mut Exec, name: Option<&ast::ObjectName>) -> Result<()> {
+    let mut targets: Vec<(&Table, &Index)> = Vec::new();
+    let every = |keep: &dyn Fn(&Table, &Index) -> bool| -> Vec<(&Table, &Index)> {
+        schema
+            .tables
+            .values()
+            .flat_map(|t| t.indexes.iter().map(move |i| (t, i)))
+            .filter(|(t, i)| keep(t, i))
+            .collect()
+    };
+    match name {
+        None => targets = every(&|_, _| true),
+        Some(n) => {
+            let unqualified = n.0.len() == 1;
+            let text = object_name(n)?;
+            if let Some(coll) = Collation::from_name(&text).filter(|_| unqualified) {
+                targets = every(&|_, i| i.collations.contains(&coll));
+            } else if let Some(table) = schema.table(&text) {
+                targets.extend(table.indexes.iter().map(|i| (table, i)));
+            } else if let Some((table, pos)) = schema.index(&text) {
+                targets.push((table, &table.indexes[pos]));
+            } else {
+                return Err(Error::NotFound(format!(
+                    "unable to identify the object to be reindexed: {text}"
+                )));
+            }
+        }
+    }
+    for (table, index) in targets {
+        let id = rows::tree(ex.engine, ex.txn, &index.tree)?;
+        let stale = ex.engine.scan(
+            ex.txn,
+            id,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            usize::MAX,
+        )?;
+        for (k, _) in stale {
+            ex.engine.delete(ex.txn, id, &k)?;
+        }
+        fill_index(ex, table, index, id)?;
+    }
+    Ok(())
 }
 
 /// CREATE VIEW, whose query the caller has already bound successfully.

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use sqlparser::ast::Statement;
-use sqlparser::dialect::SQLiteDialect;
+use sqlparser::ast::{Expr, Statement, VacuumStatement};
+use sqlparser::dialect::{Dialect, Precedence, SQLiteDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
@@ -35,7 +35,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
             sql.len()
         )));
     }
-    let dialect = SQLiteDialect {};
+    let dialect = Sqlite(SQLiteDialect {});
     Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(ParserError::from)
@@ -53,6 +53,161 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
                     .to_string(),
             )
         })
+}
+
+/// sqlparser's SQLite dialect plus the SQLite operators it lacks: `<<`
+/// and `>>`, and `IS` / `IS NOT` with any right operand.
+///
+/// `dialect()` answers as the SQLite dialect, so every SQLite-specific
+/// branch inside the parser still applies; every other method delegates.
+/// SQLite binds `& | << >>` at one level, tighter than comparison and
+/// looser than `+ -`, left to right: `1 | 2 << 3` is `(1 | 2) << 3`.
+#[derive(Debug)]
+struct Sqlite(SQLiteDialect);
+
+impl Dialect for Sqlite {
+    fn dialect(&self) -> std::any::TypeId {
+        self.0.dialect()
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        self.0.is_delimited_identifier_start(ch)
+    }
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.0.identifier_quote_style(identifier)
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        self.0.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        self.0.is_identifier_part(ch)
+    }
+    fn supports_filter_during_aggregation(&self) -> bool {
+        self.0.supports_filter_during_aggregation()
+    }
+    fn supports_start_transaction_modifier(&self) -> bool {
+        self.0.supports_start_transaction_modifier()
+    }
+    fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        if parser.parse_keyword(Keyword::REINDEX) {
+            return Some(parse_reindex(parser));
+        }
+        if is_keyword(&parser.peek_token_ref().token, Keyword::VACUUM)
+            && is_keyword(&parser.peek_nth_token_ref(1).token, Keyword::REINDEX)
+        {
+            // Redshift syntax; refused so that the REINDEX spelling below
+            // cannot be reached by any other text.
+            return Some(Err(ParserError::ParserError(
+                "VACUUM REINDEX is not supported".into(),
+            )));
+        }
+        self.0.parse_statement(parser)
+    }
+    fn supports_in_empty_list(&self) -> bool {
+        self.0.supports_in_empty_list()
+    }
+    fn supports_limit_comma(&self) -> bool {
+        self.0.supports_limit_comma()
+    }
+    fn supports_asc_desc_in_column_definition(&self) -> bool {
+        self.0.supports_asc_desc_in_column_definition()
+    }
+    fn supports_dollar_placeholder(&self) -> bool {
+        self.0.supports_dollar_placeholder()
+    }
+    fn supports_notnull_operator(&self) -> bool {
+        self.0.supports_notnull_operator()
+    }
+    fn supports_comma_separated_trim(&self) -> bool {
+        self.0.supports_comma_separated_trim()
+    }
+    fn supports_numeric_literal_underscores(&self) -> bool {
+        self.0.supports_numeric_literal_underscores()
+    }
+    fn supports_bitwise_shift_operators(&self) -> bool {
+        true
+    }
+
+    fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
+        match parser.peek_token_ref().token {
+            Token::Ampersand | Token::Pipe | Token::ShiftLeft | Token::ShiftRight => {
+                Some(Ok(self.prec_value(Precedence::Caret)))
+            }
+            _ => None,
+        }
+    }
+
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &Expr,
+        precedence: u8,
+    ) -> Option<Result<Expr, ParserError>> {
+        if let Some(found) = self.0.parse_infix(parser, expr, precedence) {
+            return Some(found);
+        }
+        // `a IS b` is SQLite's null-safe equality; sqlparser only knows the
+        // fixed forms (`IS NULL`, `IS TRUE`, `IS DISTINCT FROM`, ...), which
+        // are left to it.
+        if !is_keyword(&parser.peek_token_ref().token, Keyword::IS) {
+            return None;
+        }
+        let negated = is_keyword(&parser.peek_nth_token_ref(1).token, Keyword::NOT);
+        let operand = &parser.peek_nth_token_ref(if negated { 2 } else { 1 }).token;
+        let fixed = [
+            Keyword::NULL,
+            Keyword::TRUE,
+            Keyword::FALSE,
+            Keyword::UNKNOWN,
+            Keyword::DISTINCT,
+            Keyword::JSON,
+            Keyword::NORMALIZED,
+            Keyword::NFC,
+            Keyword::NFD,
+            Keyword::NFKC,
+            Keyword::NFKD,
+        ];
+        if fixed.iter().any(|&k| is_keyword(operand, k)) {
+            return None;
+        }
+        parser.next_token();
+        if negated {
+            parser.next_token();
+        }
+        let right = match parser.parse_subexpr(self.prec_value(Precedence::Is)) {
+            Ok(right) => Box::new(right),
+            Err(e) => return Some(Err(e)),
+        };
+        let left = Box::new(expr.clone());
+        Some(Ok(if negated {
+            Expr::IsDistinctFrom(left, right)
+        } else {
+            Expr::IsNotDistinctFrom(left, right)
+        }))
+    }
+}
+
+/// `REINDEX [[schema.]name]`, after the keyword. sqlparser has no REINDEX
+/// statement, so it is carried as the `VACUUM REINDEX [name]` node, whose
+/// own text the dialect refuses to parse.
+fn parse_reindex(parser: &mut Parser) -> Result<Statement, ParserError> {
+    let table_name = match parser.peek_token_ref().token {
+        Token::EOF | Token::SemiColon => None,
+        _ => Some(parser.parse_object_name(false)?),
+    };
+    Ok(Statement::Vacuum(VacuumStatement {
+        full: false,
+        sort_only: false,
+        delete_only: false,
+        reindex: true,
+        recluster: false,
+        table_name,
+        threshold: None,
+        boost: false,
+    }))
+}
+
+fn is_keyword(t: &Token, keyword: Keyword) -> bool {
+    matches!(t, Token::Word(w) if w.keyword == keyword)
 }
 
 fn is_word(t: &Token, text: &str) -> bool {
@@ -184,6 +339,37 @@ mod tests {
         // Ordinary IN lists and subqueries are untouched.
         let s = parse("SELECT 1 IN (1, 2), 1 IN (SELECT 1)").unwrap();
         assert_eq!(s[0].to_string(), "SELECT 1 IN (1, 2), 1 IN (SELECT 1)");
+    }
+
+    #[test]
+    fn sqlite_operators_parse_at_sqlite_precedence() {
+        let text = |sql: &str| parse(sql).unwrap()[0].to_string();
+        // & | << >> share one level, left to right, above comparison.
+        assert_eq!(text("SELECT 1 | 2 << 3"), "SELECT 1 | 2 << 3");
+        let s = parse("SELECT 1 | 2 << 3 = 24").unwrap();
+        let sqlparser::ast::Statement::Query(q) = &s[0] else {
+            panic!("a query")
+        };
+        let body = q.body.to_string();
+        assert_eq!(body, "SELECT 1 | 2 << 3 = 24");
+        assert!(matches!(
+            &q.body.as_ref(),
+            sqlparser::ast::SetExpr::Select(sel)
+                if matches!(&sel.projection[0],
+                    sqlparser::ast::SelectItem::UnnamedExpr(Expr::BinaryOp { op, left, .. })
+                        if *op == sqlparser::ast::BinaryOperator::Eq
+                            && matches!(left.as_ref(), Expr::BinaryOp { op, left, .. }
+                                if *op == sqlparser::ast::BinaryOperator::PGBitwiseShiftLeft
+                                    && matches!(left.as_ref(), Expr::BinaryOp { .. })))
+        ));
+        assert_eq!(
+            text("SELECT a IS b + 1, a IS NOT b AND c, a IS NULL, a IS NOT TRUE"),
+            "SELECT a IS NOT DISTINCT FROM b + 1, a IS DISTINCT FROM b AND c, \
+             a IS NULL, a IS NOT TRUE"
+        );
+        assert_eq!(text("REINDEX"), "VACUUM REINDEX");
+        assert_eq!(text("REINDEX main.t1;"), "VACUUM REINDEX main.t1");
+        assert!(parse("VACUUM REINDEX t1").is_err());
     }
 
     #[test]

@@ -38,6 +38,9 @@
 //!   may keep more than asked (whole segments), never less; it may discard
 //!   every record, but [`LogStore::last_lsn`] still reports the last LSN
 //!   appended, also after a restart, so that LSNs never repeat.
+//! * A record may be larger than one row of a blob store (one commit of a
+//!   bulk load is one record): such a store splits it across rows written
+//!   in the same atomic batch and reassembles it on `scan`.
 //!
 //! Neither trait requires `Send`: inside a Durable Object the stores hold
 //! JavaScript handles. A native server owns the engine on one thread.
