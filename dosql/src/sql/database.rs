@@ -30,6 +30,7 @@ use crate::sql::parse::{StatementCache, MAX_PARAMS};
 use crate::sql::plan::explain;
 use crate::sql::schema::Schema;
 use crate::sql::value::Value;
+use crate::sql::write::{DmlState, Resolution};
 use crate::sql::{ddl, dml};
 use crate::store::{MemLogStore, MemPageStore};
 
@@ -57,6 +58,8 @@ struct OpenTxn {
     /// Started by SAVEPOINT rather than BEGIN: releasing the outermost
     /// savepoint commits.
     by_savepoint: bool,
+    /// How the failure of the statement running now is undone.
+    on_error: Resolution,
 }
 
 /// Per-client state: the open transaction and its savepoints, and what
@@ -64,6 +67,8 @@ struct OpenTxn {
 #[derive(Default)]
 pub struct Session {
     txn: Option<OpenTxn>,
+    /// PRAGMA foreign_keys (off by default, as in SQLite).
+    foreign_keys: bool,
     last_insert_rowid: i64,
     changes: u64,
     total_changes: u64,
@@ -217,6 +222,7 @@ impl Database {
                     schema: None,
                     savepoints: Vec::new(),
                     by_savepoint: false,
+                    on_error: Resolution::Abort,
                 });
             }
             Statement::Commit { .. } => {
@@ -257,6 +263,7 @@ impl Database {
                         schema: None,
                         savepoints: Vec::new(),
                         by_savepoint: true,
+                        on_error: Resolution::Abort,
                     });
                 }
                 let txn = session.txn.as_mut().expect("opened above");
@@ -309,6 +316,7 @@ impl Database {
                 schema: None,
                 savepoints: Vec::new(),
                 by_savepoint: false,
+                on_error: Resolution::Abort,
             };
             let result = self.dispatch(session, &mut txn, stmt, params, info);
             return match result {
@@ -319,6 +327,11 @@ impl Database {
                 Ok(r) => {
                     self.commit(txn)?;
                     Ok(r)
+                }
+                // FAIL keeps what the statement did before it failed.
+                Err(e) if txn.on_error == Resolution::Fail => {
+                    self.commit(txn)?;
+                    Err(e)
                 }
                 Err(e) => {
                     // The statement's error is what matters; a poisoned
@@ -336,9 +349,18 @@ impl Database {
             }
         };
         let saved = is_ddl(stmt).then(|| txn.schema.clone());
+        txn.on_error = Resolution::Abort;
         let result = self.dispatch(session, &mut txn, stmt, params, info);
         let undo = match &result {
             Ok(_) => self.engine.release(txn.id, sp),
+            Err(_) if txn.on_error == Resolution::Fail => self.engine.release(txn.id, sp),
+            Err(_) if txn.on_error == Resolution::Rollback => {
+                // The whole transaction ends; the session is left without one.
+                return match self.engine.rollback(txn.id) {
+                    Ok(()) => result,
+                    Err(e) => Err(e),
+                };
+            }
             Err(_) => {
                 if let Some(schema) = saved {
                     txn.schema = schema;
@@ -378,6 +400,10 @@ impl Database {
                 random: *random,
             },
             ctes: Default::default(),
+            dml: DmlState {
+                foreign_keys: session.foreign_keys,
+                ..DmlState::default()
+            },
         };
         let mut result = StatementResult::default();
         if is_ddl(stmt) {
@@ -392,7 +418,7 @@ impl Database {
         }
         let schema: &Schema = txn.schema.as_ref().unwrap_or(committed);
         let mut binder = Binder::new(schema, info);
-        let changes = match stmt {
+        let outcome = match stmt {
             Statement::Query(q) => {
                 let plan = binder.query(q)?;
                 result.rows = run_query(&plan, &mut ex, None)?;
@@ -424,9 +450,9 @@ impl Database {
                     .collect();
                 return Ok(result);
             }
-            Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins)?,
-            Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd)?,
-            Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del)?,
+            Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins),
+            Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd),
+            Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del),
             // How the parser spells REINDEX (see parse.rs).
             Statement::Vacuum(v) if v.reindex => {
                 ddl::reindex(schema, &mut ex, v.table_name.as_ref())?;
@@ -434,6 +460,12 @@ impl Database {
             }
             other => return Err(invalid!("unsupported statement: {}", first_words(other))),
         };
+        txn.on_error = ex.dml.on_error;
+        let changes = outcome?;
+        if let Some((columns, rows)) = changes.returning {
+            result.columns = columns;
+            result.rows = rows;
+        }
         result.rows_affected = changes.rows;
         if let Some(rowid) = changes.last_rowid {
             session.last_insert_rowid = rowid;

@@ -27,8 +27,11 @@ mod expr;
 mod parse;
 mod plan;
 mod record;
+mod returning;
 mod rows;
 mod schema;
+mod upsert;
+mod write;
 
 pub use database::{Database, Session, StatementResult};
 pub use parse::{MAX_PARAMS, MAX_SQL_LEN};
