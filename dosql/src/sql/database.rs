@@ -31,7 +31,7 @@ use crate::sql::plan::explain;
 use crate::sql::schema::Schema;
 use crate::sql::value::Value;
 use crate::sql::write::{DmlState, Resolution};
-use crate::sql::{ddl, dml};
+use crate::sql::{ddl, dml, fk};
 use crate::store::{MemLogStore, MemPageStore};
 
 /// Page size of databases this module creates.
@@ -60,6 +60,8 @@ struct OpenTxn {
     by_savepoint: bool,
     /// How the failure of the statement running now is undone.
     on_error: Resolution,
+    /// Deferred foreign key checks, verified at COMMIT.
+    deferred_fk: Vec<fk::Pending>,
 }
 
 /// Per-client state: the open transaction and its savepoints, and what
@@ -223,6 +225,7 @@ impl Database {
                     savepoints: Vec::new(),
                     by_savepoint: false,
                     on_error: Resolution::Abort,
+                    deferred_fk: Vec::new(),
                 });
             }
             Statement::Commit { .. } => {
@@ -230,6 +233,11 @@ impl Database {
                     .txn
                     .take()
                     .ok_or_else(|| invalid!("cannot commit - no transaction is active"))?;
+                // A deferred constraint that fails leaves the transaction open.
+                if let Err(e) = self.deferred_ok(&txn) {
+                    session.txn = Some(txn);
+                    return Err(e);
+                }
                 self.commit(txn)?;
             }
             Statement::Rollback {
@@ -256,6 +264,9 @@ impl Database {
                     txn.schema = Some(Schema::load(&mut self.engine, txn.id)?);
                 }
             }
+            Statement::Pragma { name, value, .. } => {
+                result = self.pragma(session, name, value.as_ref().map(|v| &v.value))?
+            }
             Statement::Savepoint { name } => {
                 if session.txn.is_none() {
                     session.txn = Some(OpenTxn {
@@ -264,6 +275,7 @@ impl Database {
                         savepoints: Vec::new(),
                         by_savepoint: true,
                         on_error: Resolution::Abort,
+                        deferred_fk: Vec::new(),
                     });
                 }
                 let txn = session.txn.as_mut().expect("opened above");
@@ -280,12 +292,76 @@ impl Database {
                 txn.savepoints.truncate(pos);
                 if txn.savepoints.is_empty() && txn.by_savepoint {
                     let txn = session.txn.take().expect("checked open");
+                    if let Err(e) = self.deferred_ok(&txn) {
+                        session.txn = Some(txn);
+                        return Err(e);
+                    }
                     self.commit(txn)?;
                 }
             }
             _ => result = self.in_transaction(session, stmt, params)?,
         }
         result.last_insert_rowid = session.last_insert_rowid;
+        Ok(result)
+    }
+
+    /// Verifies the transaction's deferred foreign key checks.
+    fn deferred_ok(&mut self, txn: &OpenTxn) -> Result<()> {
+        if txn.deferred_fk.is_empty() {
+            return Ok(());
+        }
+        let schema = txn.schema.as_ref().unwrap_or(&self.schema);
+        let mut ex = Exec {
+            engine: &mut self.engine,
+            txn: txn.id,
+            params: &[],
+            func: FuncContext {
+                now_millis: (self.clock)(),
+                random: self.random,
+            },
+            ctes: Default::default(),
+            schema: Some(schema),
+            dml: DmlState::default(),
+        };
+        fk::verify(&mut ex, &txn.deferred_fk)
+    }
+
+    /// PRAGMA: `foreign_keys` is read and set per session (a no-op inside
+    /// a transaction, as in SQLite).
+    fn pragma(
+        &mut self,
+        session: &mut Session,
+        name: &sqlparser::ast::ObjectName,
+        value: Option<&sqlparser::ast::Value>,
+    ) -> Result<StatementResult> {
+        let pragma = crate::sql::schema::object_name(name)?;
+        if !pragma.eq_ignore_ascii_case("foreign_keys") {
+            return Err(invalid!("unsupported PRAGMA {pragma}"));
+        }
+        let mut result = StatementResult::default();
+        let Some(value) = value else {
+            result.columns = vec!["foreign_keys".into()];
+            result.rows = vec![vec![Value::Integer(i64::from(session.foreign_keys))]];
+            return Ok(result);
+        };
+        let text = match value {
+            sqlparser::ast::Value::Number(n, _) => n.clone(),
+            sqlparser::ast::Value::SingleQuotedString(s)
+            | sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
+            sqlparser::ast::Value::Boolean(b) => b.to_string(),
+            other => other.to_string(),
+        };
+        let on = match text.to_ascii_lowercase().as_str() {
+            "on" | "yes" | "true" => true,
+            "off" | "no" | "false" => false,
+            n => n
+                .parse::<i64>()
+                .map(|i| i != 0)
+                .map_err(|_| invalid!("PRAGMA foreign_keys expects a boolean, got {text}"))?,
+        };
+        if session.txn.is_none() {
+            session.foreign_keys = on;
+        }
         Ok(result)
     }
 
@@ -317,6 +393,7 @@ impl Database {
                 savepoints: Vec::new(),
                 by_savepoint: false,
                 on_error: Resolution::Abort,
+                deferred_fk: Vec::new(),
             };
             let result = self.dispatch(session, &mut txn, stmt, params, info);
             return match result {
@@ -324,15 +401,21 @@ impl Database {
                     self.engine.rollback(id)?;
                     Ok(r)
                 }
-                Ok(r) => {
-                    self.commit(txn)?;
-                    Ok(r)
-                }
+                Ok(r) => match self.deferred_ok(&txn) {
+                    Ok(()) => self.commit(txn).map(|_| r),
+                    Err(e) => {
+                        let _ = self.engine.rollback(id);
+                        Err(e)
+                    }
+                },
                 // FAIL keeps what the statement did before it failed.
-                Err(e) if txn.on_error == Resolution::Fail => {
-                    self.commit(txn)?;
-                    Err(e)
-                }
+                Err(e) if txn.on_error == Resolution::Fail => match self.deferred_ok(&txn) {
+                    Ok(()) => self.commit(txn).and(Err(e)),
+                    Err(fk) => {
+                        let _ = self.engine.rollback(id);
+                        Err(fk)
+                    }
+                },
                 Err(e) => {
                     // The statement's error is what matters; a poisoned
                     // engine reports itself on the next call.
@@ -400,6 +483,7 @@ impl Database {
                 random: *random,
             },
             ctes: Default::default(),
+            schema: None,
             dml: DmlState {
                 foreign_keys: session.foreign_keys,
                 ..DmlState::default()
@@ -417,6 +501,7 @@ impl Database {
             return Ok(result);
         }
         let schema: &Schema = txn.schema.as_ref().unwrap_or(committed);
+        ex.schema = Some(schema);
         let mut binder = Binder::new(schema, info);
         let outcome = match stmt {
             Statement::Query(q) => {
@@ -462,6 +547,8 @@ impl Database {
         };
         txn.on_error = ex.dml.on_error;
         let changes = outcome?;
+        let deferred = fk::end_statement(&mut ex)?;
+        txn.deferred_fk.extend(deferred);
         if let Some((columns, rows)) = changes.returning {
             result.columns = columns;
             result.rows = rows;

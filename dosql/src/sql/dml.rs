@@ -173,8 +173,8 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
     for values in source {
         let mut row = vec![Value::Null; table.width()];
         let mut auto = false;
-        for c in 0..n {
-            row[c] = write::default_value(ex, &t, c)?;
+        for (c, slot) in row.iter_mut().enumerate().take(n) {
+            *slot = write::default_value(ex, &t, c)?;
         }
         for (t, v) in targets.iter().zip(values) {
             row[*t] = v;
@@ -332,7 +332,7 @@ pub fn delete(b: &mut Binder, ex: &mut Exec, del: &ast::Delete) -> Result<Change
         if rows::get(ex.engine, ex.txn, &table, &key)?.is_none() {
             continue;
         }
-        write::delete_row(ex, &table, &key, &row)?;
+        write::delete_with_actions(ex, &table, &key, &row)?;
         returning::push(&mut returning, &row, ex)?;
         changes.rows += 1;
     }

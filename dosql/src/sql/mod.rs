@@ -24,6 +24,7 @@ mod ddl;
 mod dml;
 mod exec;
 mod expr;
+mod fk;
 mod parse;
 mod plan;
 mod record;

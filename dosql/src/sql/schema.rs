@@ -24,6 +24,7 @@ use sqlparser::ast;
 use crate::error::{Error, Result};
 use crate::keycode::{self, KeyValue};
 use crate::mvcc::{Engine, TreeKind, TxnId};
+use crate::sql::fk::ForeignKey;
 use crate::sql::parse;
 use crate::sql::record::{decode_row, encode_row};
 use crate::sql::value::{affinity_of_type, Affinity, Collation, Value};
@@ -78,6 +79,8 @@ pub struct Table {
     pub sql: String,
     /// Constraint-level ON CONFLICT clauses.
     pub conflicts: ConflictClauses,
+    /// FOREIGN KEY constraints of this (child) table.
+    pub foreign_keys: Vec<ForeignKey>,
 }
 
 impl Table {
@@ -283,6 +286,7 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
     let mut uniques: Vec<Vec<(String, Option<Collation>)>> = Vec::new();
     let mut checks = Vec::new();
     let mut conflicts = ConflictClauses::default();
+    let mut foreign_keys = Vec::new();
     // Which unique constraint (by position in `uniques`) has a clause.
     let mut unique_conflicts: Vec<(usize, Resolution)> = Vec::new();
     for def in &create.columns {
@@ -341,8 +345,10 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
                 )),
                 // References are enforced by fk.rs from the table's SQL;
                 // AUTOINCREMENT is accepted.
-                ast::ColumnOption::ForeignKey(_)
-                | ast::ColumnOption::DialectSpecific(_)
+                ast::ColumnOption::ForeignKey(fk) => {
+                    foreign_keys.push(ForeignKey::from_ast(fk, &columns, Some(columns.len()))?)
+                }
+                ast::ColumnOption::DialectSpecific(_)
                 | ast::ColumnOption::OnConflict(_)
                 | ast::ColumnOption::Comment(_) => {}
                 other => return Err(invalid!("unsupported column option: {other}")),
@@ -365,7 +371,9 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
                 check.name.as_ref().map(|n| n.value.clone()),
                 check.expr.as_ref().clone(),
             )),
-            ast::TableConstraint::ForeignKey(_) => {}
+            ast::TableConstraint::ForeignKey(fk) => {
+                foreign_keys.push(ForeignKey::from_ast(fk, &columns, None)?)
+            }
             other => return Err(invalid!("unsupported table constraint: {other}")),
         }
     }
@@ -403,6 +411,7 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
         indexes: Vec::new(),
         sql,
         conflicts,
+        foreign_keys,
     };
     let mut implied: Vec<Vec<(usize, Option<Collation>)>> = Vec::new();
     let mut implied_conflicts = Vec::new();

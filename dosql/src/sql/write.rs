@@ -21,6 +21,7 @@ use sqlparser::ast;
 use crate::error::{Error, Result};
 use crate::sql::exec::Exec;
 use crate::sql::expr::{Env, Expr};
+use crate::sql::fk;
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::Table;
 use crate::sql::value::{apply_affinity, Affinity, Value};
@@ -69,9 +70,8 @@ pub struct DmlState {
     pub on_error: Resolution,
     /// PRAGMA foreign_keys of the session.
     pub foreign_keys: bool,
-    /// Trigger programs currently running, outermost first (by name), so
-    /// that a trigger does not fire itself again (recursive triggers off).
-    pub triggers: Vec<String>,
+    /// Foreign key checks to verify when the statement ends (fk.rs).
+    pub fk_pending: Vec<fk::Pending>,
 }
 
 /// A table prepared for writing: its constraints bound once per statement.
@@ -229,7 +229,7 @@ pub fn resolve_conflicts(
     for c in conflicts {
         if Some(c.key.as_slice()) != old_key {
             if let Some(old) = rows::get(ex.engine, ex.txn, table, &c.key)? {
-                delete_row(ex, table, &c.key, &old)?;
+                delete_with_actions(ex, table, &c.key, &old)?;
             }
         }
     }
@@ -253,6 +253,12 @@ pub fn delete_row(ex: &mut Exec, table: &Table, key: &[u8], row: &Row) -> Result
     Ok(())
 }
 
+/// Deletes a row and applies the foreign key actions of its removal.
+pub fn delete_with_actions(ex: &mut Exec, table: &Table, key: &[u8], row: &Row) -> Result<()> {
+    delete_row(ex, table, key, row)?;
+    fk::parent_changed(ex, table, row, None)
+}
+
 /// Inserts a prepared row (see [`prepare`]). Returns false if a conflict
 /// resolved to IGNORE.
 pub fn insert_row(ex: &mut Exec, t: &Target, row: &Row) -> Result<bool> {
@@ -260,6 +266,7 @@ pub fn insert_row(ex: &mut Exec, t: &Target, row: &Row) -> Result<bool> {
     if !resolve_conflicts(ex, t, row, &key, None)? {
         return Ok(false);
     }
+    fk::child_written(ex, &t.table, None, row)?;
     store(ex, &t.table, row, &key)?;
     Ok(true)
 }
@@ -307,6 +314,8 @@ pub fn update_row(
         ex.engine.delete(ex.txn, id, old_key)?;
     }
     store(ex, table, &row, &key)?;
+    fk::child_written(ex, table, Some(old), &row)?;
+    fk::parent_changed(ex, table, old, Some(&row))?;
     Ok(Some(row))
 }
 

@@ -38,10 +38,14 @@ type Outcome = Result<Vec<String>, String>;
 
 impl Both {
     pub fn new() -> Both {
+        let lite = rusqlite::Connection::open_in_memory().unwrap();
+        // The bundled build turns foreign keys on by default; SQLite's
+        // own default (and DoSQL's) is off.
+        lite.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
         Both {
             db: Database::open_memory().unwrap(),
             s: Session::new(),
-            lite: rusqlite::Connection::open_in_memory().unwrap(),
+            lite,
         }
     }
 
