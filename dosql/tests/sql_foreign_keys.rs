@@ -171,3 +171,28 @@ fn deferred_constraints_are_checked_at_commit() {
     d.same("ROLLBACK");
     d.check("SELECT count(*) FROM p", &["1"]);
 }
+
+#[test]
+fn constraints_survive_reopen() {
+    use dosql::sql::{Database, Session};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut db = Database::open_dir(dir.path()).unwrap();
+        let mut s = Session::new();
+        db.execute(
+            &mut s,
+            "CREATE TABLE p(id INTEGER PRIMARY KEY);
+             CREATE TABLE c(pid REFERENCES p ON DELETE CASCADE);
+             INSERT INTO p VALUES (1); INSERT INTO c VALUES (1)",
+            &[],
+        )
+        .unwrap();
+    }
+    let mut db = Database::open_dir(dir.path()).unwrap();
+    let mut s = Session::new();
+    db.execute(&mut s, "PRAGMA foreign_keys = ON", &[]).unwrap();
+    assert!(db.execute(&mut s, "INSERT INTO c VALUES (2)", &[]).is_err());
+    db.execute(&mut s, "DELETE FROM p", &[]).unwrap();
+    let r = db.execute(&mut s, "SELECT count(*) FROM c", &[]).unwrap();
+    assert_eq!(r[0].rows, vec![vec![dosql::sql::Value::Integer(0)]]);
+}
