@@ -30,7 +30,8 @@ use crate::sql::parse::{StatementCache, MAX_PARAMS};
 use crate::sql::plan::explain;
 use crate::sql::schema::Schema;
 use crate::sql::value::Value;
-use crate::sql::{ddl, dml};
+use crate::sql::write::{DmlState, Resolution};
+use crate::sql::{ddl, dml, fk};
 use crate::store::{MemLogStore, MemPageStore};
 
 /// Page size of databases this module creates.
@@ -57,6 +58,10 @@ struct OpenTxn {
     /// Started by SAVEPOINT rather than BEGIN: releasing the outermost
     /// savepoint commits.
     by_savepoint: bool,
+    /// How the failure of the statement running now is undone.
+    on_error: Resolution,
+    /// Deferred foreign key checks, verified at COMMIT.
+    deferred_fk: Vec<fk::Pending>,
 }
 
 /// Per-client state: the open transaction and its savepoints, and what
@@ -64,6 +69,8 @@ struct OpenTxn {
 #[derive(Default)]
 pub struct Session {
     txn: Option<OpenTxn>,
+    /// PRAGMA foreign_keys (off by default, as in SQLite).
+    foreign_keys: bool,
     last_insert_rowid: i64,
     changes: u64,
     total_changes: u64,
@@ -217,6 +224,8 @@ impl Database {
                     schema: None,
                     savepoints: Vec::new(),
                     by_savepoint: false,
+                    on_error: Resolution::Abort,
+                    deferred_fk: Vec::new(),
                 });
             }
             Statement::Commit { .. } => {
@@ -224,6 +233,11 @@ impl Database {
                     .txn
                     .take()
                     .ok_or_else(|| invalid!("cannot commit - no transaction is active"))?;
+                // A deferred constraint that fails leaves the transaction open.
+                if let Err(e) = self.deferred_ok(&txn) {
+                    session.txn = Some(txn);
+                    return Err(e);
+                }
                 self.commit(txn)?;
             }
             Statement::Rollback {
@@ -250,6 +264,9 @@ impl Database {
                     txn.schema = Some(Schema::load(&mut self.engine, txn.id)?);
                 }
             }
+            Statement::Pragma { name, value, .. } => {
+                result = self.pragma(session, name, value.as_ref().map(|v| &v.value))?
+            }
             Statement::Savepoint { name } => {
                 if session.txn.is_none() {
                     session.txn = Some(OpenTxn {
@@ -257,6 +274,8 @@ impl Database {
                         schema: None,
                         savepoints: Vec::new(),
                         by_savepoint: true,
+                        on_error: Resolution::Abort,
+                        deferred_fk: Vec::new(),
                     });
                 }
                 let txn = session.txn.as_mut().expect("opened above");
@@ -273,12 +292,76 @@ impl Database {
                 txn.savepoints.truncate(pos);
                 if txn.savepoints.is_empty() && txn.by_savepoint {
                     let txn = session.txn.take().expect("checked open");
+                    if let Err(e) = self.deferred_ok(&txn) {
+                        session.txn = Some(txn);
+                        return Err(e);
+                    }
                     self.commit(txn)?;
                 }
             }
             _ => result = self.in_transaction(session, stmt, params)?,
         }
         result.last_insert_rowid = session.last_insert_rowid;
+        Ok(result)
+    }
+
+    /// Verifies the transaction's deferred foreign key checks.
+    fn deferred_ok(&mut self, txn: &OpenTxn) -> Result<()> {
+        if txn.deferred_fk.is_empty() {
+            return Ok(());
+        }
+        let schema = txn.schema.as_ref().unwrap_or(&self.schema);
+        let mut ex = Exec {
+            engine: &mut self.engine,
+            txn: txn.id,
+            params: &[],
+            func: FuncContext {
+                now_millis: (self.clock)(),
+                random: self.random,
+            },
+            ctes: Default::default(),
+            schema: Some(schema),
+            dml: DmlState::default(),
+        };
+        fk::verify(&mut ex, &txn.deferred_fk)
+    }
+
+    /// PRAGMA: `foreign_keys` is read and set per session (a no-op inside
+    /// a transaction, as in SQLite).
+    fn pragma(
+        &mut self,
+        session: &mut Session,
+        name: &sqlparser::ast::ObjectName,
+        value: Option<&sqlparser::ast::Value>,
+    ) -> Result<StatementResult> {
+        let pragma = crate::sql::schema::object_name(name)?;
+        if !pragma.eq_ignore_ascii_case("foreign_keys") {
+            return Err(invalid!("unsupported PRAGMA {pragma}"));
+        }
+        let mut result = StatementResult::default();
+        let Some(value) = value else {
+            result.columns = vec!["foreign_keys".into()];
+            result.rows = vec![vec![Value::Integer(i64::from(session.foreign_keys))]];
+            return Ok(result);
+        };
+        let text = match value {
+            sqlparser::ast::Value::Number(n, _) => n.clone(),
+            sqlparser::ast::Value::SingleQuotedString(s)
+            | sqlparser::ast::Value::DoubleQuotedString(s) => s.clone(),
+            sqlparser::ast::Value::Boolean(b) => b.to_string(),
+            other => other.to_string(),
+        };
+        let on = match text.to_ascii_lowercase().as_str() {
+            "on" | "yes" | "true" => true,
+            "off" | "no" | "false" => false,
+            n => n
+                .parse::<i64>()
+                .map(|i| i != 0)
+                .map_err(|_| invalid!("PRAGMA foreign_keys expects a boolean, got {text}"))?,
+        };
+        if session.txn.is_none() {
+            session.foreign_keys = on;
+        }
         Ok(result)
     }
 
@@ -309,6 +392,8 @@ impl Database {
                 schema: None,
                 savepoints: Vec::new(),
                 by_savepoint: false,
+                on_error: Resolution::Abort,
+                deferred_fk: Vec::new(),
             };
             let result = self.dispatch(session, &mut txn, stmt, params, info);
             return match result {
@@ -316,10 +401,21 @@ impl Database {
                     self.engine.rollback(id)?;
                     Ok(r)
                 }
-                Ok(r) => {
-                    self.commit(txn)?;
-                    Ok(r)
-                }
+                Ok(r) => match self.deferred_ok(&txn) {
+                    Ok(()) => self.commit(txn).map(|_| r),
+                    Err(e) => {
+                        let _ = self.engine.rollback(id);
+                        Err(e)
+                    }
+                },
+                // FAIL keeps what the statement did before it failed.
+                Err(e) if txn.on_error == Resolution::Fail => match self.deferred_ok(&txn) {
+                    Ok(()) => self.commit(txn).and(Err(e)),
+                    Err(fk) => {
+                        let _ = self.engine.rollback(id);
+                        Err(fk)
+                    }
+                },
                 Err(e) => {
                     // The statement's error is what matters; a poisoned
                     // engine reports itself on the next call.
@@ -336,9 +432,18 @@ impl Database {
             }
         };
         let saved = is_ddl(stmt).then(|| txn.schema.clone());
+        txn.on_error = Resolution::Abort;
         let result = self.dispatch(session, &mut txn, stmt, params, info);
         let undo = match &result {
             Ok(_) => self.engine.release(txn.id, sp),
+            Err(_) if txn.on_error == Resolution::Fail => self.engine.release(txn.id, sp),
+            Err(_) if txn.on_error == Resolution::Rollback => {
+                // The whole transaction ends; the session is left without one.
+                return match self.engine.rollback(txn.id) {
+                    Ok(()) => result,
+                    Err(e) => Err(e),
+                };
+            }
             Err(_) => {
                 if let Some(schema) = saved {
                     txn.schema = schema;
@@ -378,6 +483,11 @@ impl Database {
                 random: *random,
             },
             ctes: Default::default(),
+            schema: None,
+            dml: DmlState {
+                foreign_keys: session.foreign_keys,
+                ..DmlState::default()
+            },
         };
         let mut result = StatementResult::default();
         if is_ddl(stmt) {
@@ -391,8 +501,9 @@ impl Database {
             return Ok(result);
         }
         let schema: &Schema = txn.schema.as_ref().unwrap_or(committed);
+        ex.schema = Some(schema);
         let mut binder = Binder::new(schema, info);
-        let changes = match stmt {
+        let outcome = match stmt {
             Statement::Query(q) => {
                 let plan = binder.query(q)?;
                 result.rows = run_query(&plan, &mut ex, None)?;
@@ -424,9 +535,9 @@ impl Database {
                     .collect();
                 return Ok(result);
             }
-            Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins)?,
-            Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd)?,
-            Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del)?,
+            Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins),
+            Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd),
+            Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del),
             // How the parser spells REINDEX (see parse.rs).
             Statement::Vacuum(v) if v.reindex => {
                 ddl::reindex(schema, &mut ex, v.table_name.as_ref())?;
@@ -434,6 +545,14 @@ impl Database {
             }
             other => return Err(invalid!("unsupported statement: {}", first_words(other))),
         };
+        txn.on_error = ex.dml.on_error;
+        let changes = outcome?;
+        let deferred = fk::end_statement(&mut ex)?;
+        txn.deferred_fk.extend(deferred);
+        if let Some((columns, rows)) = changes.returning {
+            result.columns = columns;
+            result.rows = rows;
+        }
         result.rows_affected = changes.rows;
         if let Some(rowid) = changes.last_rowid {
             session.last_insert_rowid = rowid;

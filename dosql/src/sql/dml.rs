@@ -11,6 +11,9 @@
 //!   -> put row, put index entries
 //! ```
 //!
+//! Row-level writing (constraints, conflict resolution, index upkeep) is
+//! in write.rs, RETURNING in returning.rs and ON CONFLICT in upsert.rs.
+//!
 //! UPDATE and DELETE first collect every matching row and then change
 //! them, so a statement never sees its own changes. A failing statement
 //! leaves no partial effect because the caller runs it inside an engine
@@ -24,43 +27,27 @@ use crate::sql::bind::Binder;
 use crate::sql::exec::{fetch_table, run_query, Exec};
 use crate::sql::expr::{Env, Expr};
 use crate::sql::plan::Level;
+use crate::sql::returning::{self, Returning};
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::{object_name, Table};
+use crate::sql::upsert::{Outcome, Upsert};
 use crate::sql::value::{apply_affinity, Affinity, Value};
-
-/// How a statement resolves a uniqueness conflict.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum OnConflict {
-    Abort,
-    Ignore,
-    Replace,
-}
-
-fn on_conflict(or: &Option<ast::SqliteOnConflict>) -> OnConflict {
-    match or {
-        Some(ast::SqliteOnConflict::Ignore) => OnConflict::Ignore,
-        Some(ast::SqliteOnConflict::Replace) => OnConflict::Replace,
-        _ => OnConflict::Abort,
-    }
-}
+use crate::sql::write::{self, Resolution, Target};
 
 /// What a data-changing statement reports.
 #[derive(Default)]
 pub struct Changes {
     pub rows: u64,
     pub last_rowid: Option<i64>,
+    /// RETURNING's result columns and rows.
+    pub returning: Option<(Vec<String>, Vec<Row>)>,
 }
 
-/// CHECK constraints bound over the table's row, with their error labels.
-fn bind_checks(b: &mut Binder, table: &Table) -> Result<Vec<(String, Expr)>> {
-    b.table_scope(table);
-    let result = table
-        .checks
-        .iter()
-        .map(|(name, e)| Ok((name.clone().unwrap_or_else(|| e.to_string()), b.expr(e)?)))
-        .collect();
-    b.pop_scope();
-    result
+impl Changes {
+    fn finish(mut self, returning: Option<Returning>) -> Changes {
+        self.returning = returning.map(|r| (r.columns, r.rows));
+        self
+    }
 }
 
 fn writable_table(b: &Binder, name: &ast::ObjectName) -> Result<Table> {
@@ -77,112 +64,49 @@ fn writable_table(b: &Binder, name: &ast::ObjectName) -> Result<Table> {
         .ok_or_else(|| Error::NotFound(format!("no such table: {name}")))
 }
 
-/// Applies affinities, sets the rowid, and checks NOT NULL and CHECK.
-fn prepare(table: &Table, row: &mut Row, checks: &[(String, Expr)], ex: &mut Exec) -> Result<()> {
-    for (c, col) in table.columns.iter().enumerate() {
-        let v = std::mem::replace(&mut row[c], Value::Null);
-        row[c] = apply_affinity(v, col.affinity);
-    }
-    if let Some(alias) = table.rowid_alias {
-        match &row[alias] {
-            Value::Integer(i) => row[table.columns.len()] = Value::Integer(*i),
-            Value::Null => row[alias] = row[table.columns.len()].clone(),
-            _ => return Err(Error::TypeMismatch("datatype mismatch".into())),
-        }
-    }
-    for (c, col) in table.columns.iter().enumerate() {
-        if col.not_null && row[c].is_null() {
-            return Err(Error::Constraint(format!(
-                "NOT NULL constraint failed: {}.{}",
-                table.name, col.name
-            )));
-        }
-    }
-    for (label, check) in checks {
-        if check.eval(&Env::new(row, None), ex)?.truthy() == Some(false) {
-            return Err(Error::Constraint(format!(
-                "CHECK constraint failed: {label}"
-            )));
-        }
-    }
-    Ok(())
+/// Binds the constraints of `table` for a statement with OR clause `or`.
+pub fn target(b: &mut Binder, table: Table, or: Option<Resolution>) -> Result<Target> {
+    // Defaults are constant expressions, bound once.
+    b.push_scope(Vec::new());
+    let defaults: Result<Vec<Option<Expr>>> = table
+        .columns
+        .iter()
+        .map(|c| c.default.as_ref().map(|d| b.expr(d)).transpose())
+        .collect();
+    b.pop_scope();
+    let defaults = defaults?;
+    b.table_scope(&table);
+    let checks = table
+        .checks
+        .iter()
+        .map(|(name, e)| Ok((name.clone().unwrap_or_else(|| e.to_string()), b.expr(e)?)))
+        .collect::<Result<Vec<_>>>();
+    b.pop_scope();
+    Ok(Target {
+        checks: checks?,
+        defaults,
+        table,
+        or,
+    })
 }
 
-fn columns_label(table: &Table, cols: &[usize]) -> String {
-    cols.iter()
-        .map(|c| format!("{}.{}", table.name, table.columns[*c].name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Deletes the row with table key `key`, with its index entries.
-fn delete_key(ex: &mut Exec, table: &Table, key: &[u8]) -> Result<bool> {
-    let Some(row) = rows::get(ex.engine, ex.txn, table, key)? else {
-        return Ok(false);
+/// The column an UPDATE (or DO UPDATE) assignment sets; the rowid is the
+/// position after the columns.
+pub fn assignment_column(table: &Table, target: &ast::AssignmentTarget) -> Result<usize> {
+    let ast::AssignmentTarget::ColumnName(col) = target else {
+        return Err(invalid!("unsupported assignment target"));
     };
-    rows::write_index_entries(ex.engine, ex.txn, table, &row, key, false)?;
-    let id = rows::tree(ex.engine, ex.txn, &table.tree)?;
-    ex.engine.delete(ex.txn, id, key)?;
-    Ok(true)
-}
-
-/// Resolves conflicts of `row` (about to be stored under `key`, replacing
-/// `old_key` if it is an update). Returns false if the row must be skipped.
-fn resolve_conflicts(
-    ex: &mut Exec,
-    table: &Table,
-    row: &Row,
-    key: &[u8],
-    old_key: Option<&[u8]>,
-    mode: OnConflict,
-) -> Result<bool> {
-    let mut conflicts: Vec<(Vec<u8>, String)> = Vec::new();
-    if old_key != Some(key) && rows::get(ex.engine, ex.txn, table, key)?.is_some() {
-        let cols: Vec<usize> = match table.rowid_alias {
-            Some(a) => vec![a],
-            None if table.without_rowid => table.primary_key.clone(),
-            None => Vec::new(),
-        };
-        let label = if cols.is_empty() {
-            format!("{}.rowid", table.name)
-        } else {
-            columns_label(table, &cols)
-        };
-        conflicts.push((key.to_vec(), label));
-    }
-    for index in table.indexes.iter().filter(|i| i.unique) {
-        for other in rows::unique_conflicts(ex.engine, ex.txn, index, row, old_key)? {
-            if other.as_slice() != key || old_key.is_some() {
-                conflicts.push((other, columns_label(table, &index.columns)));
-            }
-        }
-    }
-    if conflicts.is_empty() {
-        return Ok(true);
-    }
-    match mode {
-        OnConflict::Abort => Err(Error::Constraint(format!(
-            "UNIQUE constraint failed: {}",
-            conflicts[0].1
-        ))),
-        OnConflict::Ignore => Ok(false),
-        OnConflict::Replace => {
-            for (k, _) in conflicts {
-                if Some(k.as_slice()) != old_key {
-                    delete_key(ex, table, &k)?;
-                }
-            }
-            Ok(true)
-        }
-    }
-}
-
-fn store(ex: &mut Exec, table: &Table, row: &Row, key: &[u8]) -> Result<()> {
-    let mut value = Vec::with_capacity(64);
-    rows::encode(table, row, &mut value);
-    let id = rows::tree(ex.engine, ex.txn, &table.tree)?;
-    ex.engine.put(ex.txn, id, key, &value)?;
-    rows::write_index_entries(ex.engine, ex.txn, table, row, key, true)
+    let cname = object_name(col)?;
+    let n = table.columns.len();
+    table
+        .column(&cname)
+        .or_else(|| {
+            let rowid = ["rowid", "oid", "_rowid_"]
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&cname));
+            (rowid && !table.without_rowid).then_some(table.rowid_alias.unwrap_or(n))
+        })
+        .ok_or_else(|| Error::NotFound(format!("no such column: {cname}")))
 }
 
 /// Runs an INSERT.
@@ -190,7 +114,7 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
     let ast::TableObject::TableName(name) = &ins.table else {
         return Err(invalid!("unsupported INSERT target"));
     };
-    if ins.returning.is_some() || ins.on.is_some() || !ins.assignments.is_empty() {
+    if !ins.assignments.is_empty() {
         return Err(invalid!("unsupported INSERT clause"));
     }
     let table = writable_table(b, name)?;
@@ -215,16 +139,6 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
     if ins.columns.is_empty() {
         targets = (0..n).collect();
     }
-    // Defaults are constant expressions, bound once.
-    b.push_scope(Vec::new());
-    let defaults: Result<Vec<Option<Expr>>> = table
-        .columns
-        .iter()
-        .map(|c| c.default.as_ref().map(|d| b.expr(d)).transpose())
-        .collect();
-    b.pop_scope();
-    let defaults = defaults?;
-    let checks = bind_checks(b, &table)?;
     let source: Vec<Row> = match &ins.source {
         None => vec![Vec::new()],
         Some(q) => {
@@ -241,17 +155,26 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
             rows
         }
     };
-    let mode = on_conflict(&ins.or);
+    let upsert = Upsert::bind(b, &table, ins.on.as_ref())?;
+    let mut returning = Returning::bind(b, &table, ins.returning.as_ref())?;
+    let t = target(b, table, Resolution::of_statement(&ins.or))?;
+    let abort = match &upsert {
+        Some(_) => Some(Target {
+            table: t.table.clone(),
+            checks: t.checks.clone(),
+            defaults: t.defaults.clone(),
+            or: Some(Resolution::Abort),
+        }),
+        None => None,
+    };
+    let table = &t.table;
     let mut changes = Changes::default();
     let mut next_rowid: Option<i64> = None;
-    let empty = Env::new(&[], None);
     for values in source {
         let mut row = vec![Value::Null; table.width()];
         let mut auto = false;
-        for (c, d) in defaults.iter().enumerate() {
-            if let Some(d) = d {
-                row[c] = d.eval(&empty, ex)?;
-            }
+        for (c, slot) in row.iter_mut().enumerate().take(n) {
+            *slot = write::default_value(ex, &t, c)?;
         }
         for (t, v) in targets.iter().zip(values) {
             row[*t] = v;
@@ -267,11 +190,11 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
                 Value::Null => {
                     let next = match next_rowid {
                         Some(r) => r,
-                        None => rows::max_rowid(ex.engine, ex.txn, &table)?
+                        None => rows::max_rowid(ex.engine, ex.txn, table)?
                             .map_or(1, |m| m.saturating_add(1)),
                     };
                     if next == i64::MAX
-                        && rows::get(ex.engine, ex.txn, &table, &rowid_key(next))?.is_some()
+                        && rows::get(ex.engine, ex.txn, table, &rowid_key(next))?.is_some()
                     {
                         return Err(Error::LimitExceeded("database or disk is full".into()));
                     }
@@ -284,12 +207,24 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
                 row[a] = Value::Integer(rowid);
             }
         }
-        prepare(&table, &mut row, &checks, ex)?;
-        let key = rows::table_key(&table, &row);
-        if !resolve_conflicts(ex, &table, &row, &key, None, mode)? {
+        if !write::prepare(ex, &t, &mut row)? {
             continue;
         }
-        store(ex, &table, &row, &key)?;
+        if let (Some(u), Some(abort)) = (&upsert, &abort) {
+            match u.apply(ex, &t, abort, &row)? {
+                Outcome::Insert => {}
+                Outcome::Skip => continue,
+                Outcome::Updated(new) => {
+                    returning::push(&mut returning, &new, ex)?;
+                    changes.rows += 1;
+                    continue;
+                }
+            }
+        }
+        if !write::insert_row(ex, &t, &row)? {
+            continue;
+        }
+        returning::push(&mut returning, &row, ex)?;
         if !table.without_rowid {
             if let Value::Integer(rowid) = row[n] {
                 changes.last_rowid = Some(rowid);
@@ -301,7 +236,7 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
         }
         changes.rows += 1;
     }
-    Ok(changes)
+    Ok(changes.finish(returning))
 }
 
 fn rowid_key(rowid: i64) -> Vec<u8> {
@@ -342,42 +277,24 @@ fn single_table(twj: &ast::TableWithJoins) -> Result<&ast::ObjectName> {
 
 /// Runs an UPDATE.
 pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Changes> {
-    if upd.from.is_some()
-        || upd.returning.is_some()
-        || upd.limit.is_some()
-        || !upd.order_by.is_empty()
-    {
+    if upd.from.is_some() || upd.limit.is_some() || !upd.order_by.is_empty() {
         return Err(invalid!("unsupported UPDATE clause"));
     }
     let table = writable_table(b, single_table(&upd.table)?)?;
-    let n = table.columns.len();
     let level = b.table_level(&table, upd.selection.as_ref());
     let assignments = level.and_then(|level| {
         let mut sets = Vec::new();
         for a in &upd.assignments {
-            let ast::AssignmentTarget::ColumnName(col) = &a.target else {
-                return Err(invalid!("unsupported assignment target"));
-            };
-            let cname = object_name(col)?;
-            let pos = table
-                .column(&cname)
-                .or_else(|| {
-                    let rowid = ["rowid", "oid", "_rowid_"]
-                        .iter()
-                        .any(|r| r.eq_ignore_ascii_case(&cname));
-                    (rowid && !table.without_rowid).then_some(table.rowid_alias.unwrap_or(n))
-                })
-                .ok_or_else(|| Error::NotFound(format!("no such column: {cname}")))?;
-            sets.push((pos, b.expr(&a.value)?));
+            sets.push((assignment_column(&table, &a.target)?, b.expr(&a.value)?));
         }
         Ok((level, sets))
     });
     b.pop_scope();
     let (level, sets) = assignments?;
-    let checks = bind_checks(b, &table)?;
-    let mode = on_conflict(&upd.or);
+    let mut returning = Returning::bind(b, &table, upd.returning.as_ref())?;
+    let t = target(b, table, Resolution::of_statement(&upd.or))?;
     let mut changes = Changes::default();
-    for (old_key, old) in matching(&level, &table, ex)? {
+    for (old_key, old) in matching(&level, &t.table, ex)? {
         let mut row = old.clone();
         {
             let env = Env::new(&old, None);
@@ -385,47 +302,17 @@ pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Change
                 row[*c] = e.eval(&env, ex)?;
             }
         }
-        if !table.without_rowid {
-            if let Some(a) = table.rowid_alias {
-                row[a] = apply_affinity(row[a].clone(), Affinity::Integer);
-                if row[a].is_null() {
-                    return Err(Error::TypeMismatch("datatype mismatch".into()));
-                }
-            } else {
-                match apply_affinity(row[n].clone(), Affinity::Integer) {
-                    Value::Integer(i) => row[n] = Value::Integer(i),
-                    _ => return Err(Error::TypeMismatch("datatype mismatch".into())),
-                }
-            }
+        if let Some(new) = write::update_row(ex, &t, &old_key, &old, row)? {
+            returning::push(&mut returning, &new, ex)?;
+            changes.rows += 1;
         }
-        prepare(&table, &mut row, &checks, ex)?;
-        let key = rows::table_key(&table, &row);
-        // The row being updated may have been deleted by an earlier
-        // REPLACE of this statement.
-        if rows::get(ex.engine, ex.txn, &table, &old_key)?.is_none() {
-            continue;
-        }
-        if !resolve_conflicts(ex, &table, &row, &key, Some(&old_key), mode)? {
-            continue;
-        }
-        rows::write_index_entries(ex.engine, ex.txn, &table, &old, &old_key, false)?;
-        if key != old_key {
-            let id = rows::tree(ex.engine, ex.txn, &table.tree)?;
-            ex.engine.delete(ex.txn, id, &old_key)?;
-        }
-        store(ex, &table, &row, &key)?;
-        changes.rows += 1;
     }
-    Ok(changes)
+    Ok(changes.finish(returning))
 }
 
 /// Runs a DELETE.
 pub fn delete(b: &mut Binder, ex: &mut Exec, del: &ast::Delete) -> Result<Changes> {
-    if del.using.is_some()
-        || del.returning.is_some()
-        || del.limit.is_some()
-        || !del.tables.is_empty()
-    {
+    if del.using.is_some() || del.limit.is_some() || !del.tables.is_empty() {
         return Err(invalid!("unsupported DELETE clause"));
     }
     let from = match &del.from {
@@ -438,12 +325,16 @@ pub fn delete(b: &mut Binder, ex: &mut Exec, del: &ast::Delete) -> Result<Change
     let level = b.table_level(&table, del.selection.as_ref());
     b.pop_scope();
     let level = level?;
+    let mut returning = Returning::bind(b, &table, del.returning.as_ref())?;
     let mut changes = Changes::default();
     for (key, row) in matching(&level, &table, ex)? {
-        rows::write_index_entries(ex.engine, ex.txn, &table, &row, &key, false)?;
-        let id = rows::tree(ex.engine, ex.txn, &table.tree)?;
-        ex.engine.delete(ex.txn, id, &key)?;
+        // An earlier row's cascade may have deleted this one already.
+        if rows::get(ex.engine, ex.txn, &table, &key)?.is_none() {
+            continue;
+        }
+        write::delete_with_actions(ex, &table, &key, &row)?;
+        returning::push(&mut returning, &row, ex)?;
         changes.rows += 1;
     }
-    Ok(changes)
+    Ok(changes.finish(returning))
 }

@@ -46,6 +46,10 @@ pub struct Exec<'a> {
     pub func: FuncContext,
     /// Materialised CTEs by id.
     pub ctes: FxHashMap<usize, Rc<Vec<Row>>>,
+    /// The schema statements run against (for foreign keys).
+    pub schema: Option<&'a crate::sql::schema::Schema>,
+    /// State of a data-changing statement (write.rs).
+    pub dml: crate::sql::write::DmlState,
 }
 
 /// Runs a query and returns its rows.

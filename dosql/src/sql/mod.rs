@@ -24,11 +24,15 @@ mod ddl;
 mod dml;
 mod exec;
 mod expr;
+mod fk;
 mod parse;
 mod plan;
 mod record;
+mod returning;
 mod rows;
 mod schema;
+mod upsert;
+mod write;
 
 pub use database::{Database, Session, StatementResult};
 pub use parse::{MAX_PARAMS, MAX_SQL_LEN};

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use sqlparser::ast::{Expr, Statement, VacuumStatement};
+use sqlparser::ast::{self, Expr, Statement, VacuumStatement};
 use sqlparser::dialect::{Dialect, Precedence, SQLiteDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -90,6 +90,9 @@ impl Dialect for Sqlite {
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
         if parser.parse_keyword(Keyword::REINDEX) {
             return Some(parse_reindex(parser));
+        }
+        if parser.parse_keyword(Keyword::PRAGMA) {
+            return Some(parse_pragma(parser));
         }
         if is_keyword(&parser.peek_token_ref().token, Keyword::VACUUM)
             && is_keyword(&parser.peek_nth_token_ref(1).token, Keyword::REINDEX)
@@ -204,6 +207,43 @@ fn parse_reindex(parser: &mut Parser) -> Result<Statement, ParserError> {
         threshold: None,
         boost: false,
     }))
+}
+
+/// `PRAGMA name [= value | (value)]`, after the keyword. SQLite takes any
+/// word as a value (`ON`, `OFF`, `YES`, ...), which sqlparser's PRAGMA
+/// does not; a word becomes a string value.
+fn parse_pragma(parser: &mut Parser) -> Result<Statement, ParserError> {
+    let name = parser.parse_object_name(false)?;
+    let is_eq = parser.consume_token(&Token::Eq);
+    let paren = !is_eq && parser.consume_token(&Token::LParen);
+    if !is_eq && !paren {
+        return Ok(Statement::Pragma {
+            name,
+            value: None,
+            is_eq: false,
+        });
+    }
+    let negative = parser.consume_token(&Token::Minus);
+    let token = parser.next_token();
+    let value = match token.token {
+        Token::Word(w) => ast::Value::SingleQuotedString(w.value),
+        Token::Number(n, long) if negative => ast::Value::Number(format!("-{n}"), long),
+        Token::Number(n, long) => ast::Value::Number(n, long),
+        Token::SingleQuotedString(s) => ast::Value::SingleQuotedString(s),
+        other => {
+            return Err(ParserError::ParserError(format!(
+                "Expected: a PRAGMA value, found: {other}"
+            )))
+        }
+    };
+    if paren {
+        parser.expect_token(&Token::RParen)?;
+    }
+    Ok(Statement::Pragma {
+        name,
+        value: Some(value.with_empty_span()),
+        is_eq,
+    })
 }
 
 fn is_keyword(t: &Token, keyword: Keyword) -> bool {
@@ -370,6 +410,18 @@ mod tests {
         assert_eq!(text("REINDEX"), "VACUUM REINDEX");
         assert_eq!(text("REINDEX main.t1;"), "VACUUM REINDEX main.t1");
         assert!(parse("VACUUM REINDEX t1").is_err());
+    }
+
+    #[test]
+    fn pragma_values_may_be_words() {
+        let text = |sql: &str| parse(sql).unwrap()[0].to_string();
+        assert_eq!(
+            text("PRAGMA foreign_keys = ON"),
+            "PRAGMA foreign_keys = 'ON'"
+        );
+        assert_eq!(text("PRAGMA foreign_keys(0)"), "PRAGMA foreign_keys(0)");
+        assert_eq!(text("PRAGMA main.foreign_keys"), "PRAGMA main.foreign_keys");
+        assert!(parse("PRAGMA foreign_keys = (").is_err());
     }
 
     #[test]

@@ -24,9 +24,11 @@ use sqlparser::ast;
 use crate::error::{Error, Result};
 use crate::keycode::{self, KeyValue};
 use crate::mvcc::{Engine, TreeKind, TxnId};
+use crate::sql::fk::ForeignKey;
 use crate::sql::parse;
 use crate::sql::record::{decode_row, encode_row};
 use crate::sql::value::{affinity_of_type, Affinity, Collation, Value};
+use crate::sql::write::{ConflictClauses, Resolution};
 use crate::{corruption, invalid};
 
 /// Name of the catalog tree.
@@ -75,6 +77,10 @@ pub struct Table {
     pub indexes: Vec<Index>,
     pub tree: String,
     pub sql: String,
+    /// Constraint-level ON CONFLICT clauses.
+    pub conflicts: ConflictClauses,
+    /// FOREIGN KEY constraints of this (child) table.
+    pub foreign_keys: Vec<ForeignKey>,
 }
 
 impl Table {
@@ -279,6 +285,10 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
     let mut pk: Vec<(String, bool)> = Vec::new();
     let mut uniques: Vec<Vec<(String, Option<Collation>)>> = Vec::new();
     let mut checks = Vec::new();
+    let mut conflicts = ConflictClauses::default();
+    let mut foreign_keys = Vec::new();
+    // Which unique constraint (by position in `uniques`) has a clause.
+    let mut unique_conflicts: Vec<(usize, Resolution)> = Vec::new();
     for def in &create.columns {
         if columns
             .iter()
@@ -298,7 +308,25 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
             default: None,
             collation: Collation::Binary,
         };
+        // The constraint an `ON CONFLICT` clause after it applies to.
+        let mut last: Option<&ast::ColumnOption> = None;
         for option in &def.options {
+            if let ast::ColumnOption::OnConflict(word) = &option.option {
+                let how = Resolution::of_keyword(&word.to_string())
+                    .ok_or_else(|| invalid!("unknown conflict resolution {word}"))?;
+                match last {
+                    Some(ast::ColumnOption::NotNull) => {
+                        conflicts.not_null.push((columns.len(), how))
+                    }
+                    Some(ast::ColumnOption::PrimaryKey(_)) => conflicts.primary_key = Some(how),
+                    Some(ast::ColumnOption::Unique(_)) => {
+                        unique_conflicts.push((uniques.len() - 1, how))
+                    }
+                    _ => return Err(invalid!("misplaced ON CONFLICT clause")),
+                }
+                continue;
+            }
+            last = Some(&option.option);
             match &option.option {
                 ast::ColumnOption::NotNull => column.not_null = true,
                 ast::ColumnOption::Null => {}
@@ -315,11 +343,12 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
                     option.name.as_ref().map(|n| n.value.clone()),
                     check.expr.as_ref().clone(),
                 )),
-                // References are accepted and not enforced, like SQLite
-                // with foreign_keys off; AUTOINCREMENT and ON CONFLICT
-                // clauses are accepted as well.
-                ast::ColumnOption::ForeignKey(_)
-                | ast::ColumnOption::DialectSpecific(_)
+                // References are enforced by fk.rs from the table's SQL;
+                // AUTOINCREMENT is accepted.
+                ast::ColumnOption::ForeignKey(fk) => {
+                    foreign_keys.push(ForeignKey::from_ast(fk, &columns, Some(columns.len()))?)
+                }
+                ast::ColumnOption::DialectSpecific(_)
                 | ast::ColumnOption::OnConflict(_)
                 | ast::ColumnOption::Comment(_) => {}
                 other => return Err(invalid!("unsupported column option: {other}")),
@@ -342,7 +371,9 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
                 check.name.as_ref().map(|n| n.value.clone()),
                 check.expr.as_ref().clone(),
             )),
-            ast::TableConstraint::ForeignKey(_) => {}
+            ast::TableConstraint::ForeignKey(fk) => {
+                foreign_keys.push(ForeignKey::from_ast(fk, &columns, None)?)
+            }
             other => return Err(invalid!("unsupported table constraint: {other}")),
         }
     }
@@ -379,12 +410,22 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
         checks,
         indexes: Vec::new(),
         sql,
+        conflicts,
+        foreign_keys,
     };
     let mut implied: Vec<Vec<(usize, Option<Collation>)>> = Vec::new();
+    let mut implied_conflicts = Vec::new();
     if rowid_alias.is_none() && !without_rowid && !table.primary_key.is_empty() {
         implied.push(table.primary_key.iter().map(|&c| (c, None)).collect());
+        implied_conflicts.push(table.conflicts.primary_key);
     }
-    for unique in uniques {
+    for (u, unique) in uniques.into_iter().enumerate() {
+        implied_conflicts.push(
+            unique_conflicts
+                .iter()
+                .find(|(i, _)| *i == u)
+                .map(|(_, how)| *how),
+        );
         let cols = unique
             .iter()
             .map(|(c, coll)| Ok((position(&table.columns, c)?, *coll)))
@@ -393,6 +434,9 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
     }
     for (n, cols) in implied.into_iter().enumerate() {
         let index_name = format!("sqlite_autoindex_{}_{}", table.name, n + 1);
+        if let Some(how) = implied_conflicts[n] {
+            table.conflicts.indexes.push((index_name.clone(), how));
+        }
         table.indexes.push(Index {
             tree: format!("i:{}", fold(&index_name)),
             name: index_name,

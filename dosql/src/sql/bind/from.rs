@@ -342,6 +342,28 @@ impl Binder<'_> {
         Ok(level)
     }
 
+    /// Opens a scope over rows of `tables` laid end to end, each under its
+    /// given name (upsert's table and `excluded`, a trigger's `old` and
+    /// `new`), whose columns are found only when qualified if the flag is
+    /// set; the caller pops it with `pop_scope`.
+    pub fn named_tables_scope(&mut self, tables: &[(&str, &Table, bool)]) {
+        let mut offset = 0;
+        let mut sources = Vec::new();
+        for (name, table, qualified_only) in tables {
+            let mut cols = table_cols(table);
+            for c in &mut cols {
+                c.merged = *qualified_only;
+            }
+            sources.push(SourceInfo {
+                name: (*name).to_string(),
+                cols,
+                offset,
+            });
+            offset += table.width();
+        }
+        self.push_scope(sources);
+    }
+
     /// Opens a scope over one table's columns (for CHECK, DEFAULT, SET).
     pub fn table_scope(&mut self, table: &Table) {
         self.push_scope(vec![SourceInfo {

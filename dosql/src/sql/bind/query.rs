@@ -348,7 +348,7 @@ impl Binder<'_> {
     }
 
     /// Output columns of one projection item.
-    fn projection_item(
+    pub(crate) fn projection_item(
         &mut self,
         item: &ast::SelectItem,
         out: &mut Vec<(Expr, String, Option<ast::Expr>)>,
