@@ -1,7 +1,8 @@
 //! Routes: the transports of protocol v1 over axum.
 //!
 //! ```text
-//!   GET  /health                  200 {"status":"ok"}          (no token)
+//!   GET  /health                  200 {"status":"ok","databases":..,"connections":..,
+//!                                      "transactions":..}        (no token; counts only)
 //!   GET  /db/{name}/v1/ws         WebSocket, one service connection per socket
 //!   POST /db/{name}/v1/pipeline   PipelineRequest -> 200 PipelineResponse
 //!   POST /db/{name}/v1/batch      BatchRequest    -> 200 BatchResult | 4xx/5xx {"error"}
@@ -48,8 +49,15 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn health() -> Response {
-    json(StatusCode::OK, r#"{"status":"ok"}"#.to_string())
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let (databases, connections, transactions) = app.registry.counts().await;
+    let body = serde_json::json!({
+        "status": "ok",
+        "databases": databases,
+        "connections": connections,
+        "transactions": transactions,
+    });
+    json(StatusCode::OK, body.to_string())
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -57,8 +65,8 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 fn error(e: &WireError) -> Response {
-    let status =
-        StatusCode::from_u16(transport::http_status(e)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(transport::http_status(e))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, transport::error_body(e))
 }
 
@@ -98,7 +106,10 @@ async fn pipeline(
     headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    http(app, name, headers, b, |s, body, now| s.http_pipeline(body, now)).await
+    http(app, name, headers, b, |s, body, now| {
+        s.http_pipeline(body, now)
+    })
+    .await
 }
 
 async fn batch(
@@ -107,7 +118,10 @@ async fn batch(
     headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    http(app, name, headers, b, |s, body, now| s.http_batch(body, now)).await
+    http(app, name, headers, b, |s, body, now| {
+        s.http_batch(body, now)
+    })
+    .await
 }
 
 async fn http(
@@ -172,14 +186,13 @@ async fn serve(mut socket: WebSocket, db: Db) {
         let answer = match message {
             Message::Text(text) => {
                 let text = Bytes::from(text);
-                db.call(move |s| {
-                    transport::encode_frame(&s.handle_frame(conn, &text, now_ms()))
-                })
-                .await
+                db.call(move |s| transport::encode_frame(&s.handle_frame(conn, &text, now_ms())))
+                    .await
             }
-            Message::Binary(data) if data.len() > MAX_WS_FRAME_BYTES => db
-                .call(move |s| transport::encode_frame(&s.handle_frame(conn, &data, now_ms())))
-                .await,
+            Message::Binary(data) if data.len() > MAX_WS_FRAME_BYTES => {
+                db.call(move |s| transport::encode_frame(&s.handle_frame(conn, &data, now_ms())))
+                    .await
+            }
             Message::Binary(_) => Ok(transport::encode_frame(&transport::binary_frame_error())),
             Message::Close(_) => break,
             // Pings are answered by axum.

@@ -148,6 +148,24 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// (databases open, connections, connections in a transaction).
+    pub async fn counts(&self) -> (usize, usize, usize) {
+        let dbs: Vec<Db> = self.open.lock().await.values().cloned().collect();
+        let (mut conns, mut txns) = (0, 0);
+        for db in &dbs {
+            if let Ok((c, t)) = db
+                .call(|s| (s.connection_count(), s.transaction_count()))
+                .await
+            {
+                conns += c;
+                txns += t;
+            }
+        }
+        (dbs.len(), conns, txns)
+    }
+}
+
 /// Database names are 1 to 64 characters of `[A-Za-z0-9_-]`, so that a
 /// name is always one plain directory under the data directory.
 pub fn check_name(name: &str) -> Result<(), WireError> {

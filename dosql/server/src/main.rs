@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
+#[derive(Debug)]
 struct Args {
     listen: String,
     data: PathBuf,
@@ -85,7 +86,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = listener.local_addr().expect("a bound socket has an address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound socket has an address");
     println!("listening on http://{addr}");
     let app = Arc::new(app::App {
         registry: db::Registry::new(args.data),
