@@ -24,7 +24,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use dosql_service::transport;
+use dosql_service::{transport, Service};
 use serde::Deserialize;
 use shared_types::limits::{MAX_HTTP_BODY_BYTES, MAX_WS_FRAME_BYTES};
 use shared_types::{ErrorCode, WireError};
@@ -41,8 +41,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/db/{name}/v1/ws", get(websocket))
-        .route("/db/{name}/v1/pipeline", post(pipeline))
-        .route("/db/{name}/v1/batch", post(batch))
+        .route("/db/{name}/v1/pipeline", post(http::<Pipeline>))
+        .route("/db/{name}/v1/batch", post(http::<Batch>))
         // A little over the limit, so that the service sees oversized
         // bodies and refuses them with its typed error.
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES + 1))
@@ -100,36 +100,31 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
     })
 }
 
-async fn pipeline(
+/// An HTTP route of a database: what it asks of the service.
+trait Route {
+    fn answer(service: &mut Service, body: &[u8], now_ms: u64) -> (u16, String);
+}
+
+struct Pipeline;
+struct Batch;
+
+impl Route for Pipeline {
+    fn answer(service: &mut Service, body: &[u8], now_ms: u64) -> (u16, String) {
+        service.http_pipeline(body, now_ms)
+    }
+}
+
+impl Route for Batch {
+    fn answer(service: &mut Service, body: &[u8], now_ms: u64) -> (u16, String) {
+        service.http_batch(body, now_ms)
+    }
+}
+
+async fn http<R: Route>(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
-) -> Response {
-    http(app, name, headers, b, |s, body, now| {
-        s.http_pipeline(body, now)
-    })
-    .await
-}
-
-async fn batch(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Response {
-    http(app, name, headers, b, |s, body, now| {
-        s.http_batch(body, now)
-    })
-    .await
-}
-
-async fn http(
-    app: Arc<App>,
-    name: String,
-    headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-    f: fn(&mut dosql_service::Service, &[u8], u64) -> (u16, String),
 ) -> Response {
     let db = match database(&app, &name, header_ok(&app, &headers)).await {
         Ok(db) => db,
@@ -139,7 +134,7 @@ async fn http(
         Ok(b) => b,
         Err(r) => return r,
     };
-    match db.call(move |s| f(s, &bytes, now_ms())).await {
+    match db.call(move |s| R::answer(s, &bytes, now_ms())).await {
         Ok((status, text)) => json(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             text,

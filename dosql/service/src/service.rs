@@ -498,18 +498,18 @@ mod tests {
         }
     }
 
+    fn begin() -> Request {
+        Request::Begin {
+            mode: BeginMode::Deferred,
+        }
+    }
+
     #[test]
     fn idle_transactions_expire_and_the_next_request_times_out() {
         let mut svc = Service::new(Database::open_memory().unwrap());
         let a = svc.open_connection(0);
         svc.handle(a, query("CREATE TABLE t(x)"), 0);
-        svc.handle(
-            a,
-            Request::Begin {
-                mode: BeginMode::Deferred,
-            },
-            0,
-        );
+        svc.handle(a, begin(), 0);
         svc.handle(a, query("INSERT INTO t VALUES (1)"), 10);
         assert_eq!(svc.next_expiry(), Some(10 + TRANSACTION_IDLE_TIMEOUT_MS));
         assert_eq!(svc.expire_idle(10 + TRANSACTION_IDLE_TIMEOUT_MS), 0);
@@ -565,13 +565,7 @@ mod tests {
         let mut svc = Service::new(Database::open_memory().unwrap());
         let a = svc.open_connection(0);
         svc.handle(a, query("CREATE TABLE t(x)"), 0);
-        svc.handle(
-            a,
-            Request::Begin {
-                mode: BeginMode::Deferred,
-            },
-            0,
-        );
+        svc.handle(a, begin(), 0);
         svc.handle(a, query("INSERT INTO t VALUES (1)"), 0);
         assert_eq!(svc.transaction_count(), 1);
         svc.close_connection(a);

@@ -31,6 +31,16 @@ fn exec(sql: &str) -> Request {
     }
 }
 
+fn ok(in_transaction: bool) -> Response {
+    Response::Ok { in_transaction }
+}
+
+fn begin() -> Request {
+    Request::Begin {
+        mode: BeginMode::Deferred,
+    }
+}
+
 fn result(r: Response) -> StatementResult {
     match r {
         Response::Result(r) => r,
@@ -135,12 +145,7 @@ fn every_request_type() {
         r.rows,
         vec![vec![Value::Text("a".into())], vec![Value::Text("c".into())]]
     );
-    assert_eq!(
-        svc.handle(c, Request::Close { stmt: p.stmt }, 0),
-        Response::Ok {
-            in_transaction: false
-        }
-    );
+    assert_eq!(svc.handle(c, Request::Close { stmt: p.stmt }, 0), ok(false));
     let e = error(svc.handle(
         c,
         Request::Execute {
@@ -163,19 +168,9 @@ fn every_request_type() {
     let begin = Request::Begin {
         mode: BeginMode::Immediate,
     };
-    assert_eq!(
-        svc.handle(c, begin, 0),
-        Response::Ok {
-            in_transaction: true
-        }
-    );
+    assert_eq!(svc.handle(c, begin, 0), ok(true));
     svc.handle(c, q("DELETE FROM t", vec![]), 0);
-    assert_eq!(
-        svc.handle(c, Request::Rollback, 0),
-        Response::Ok {
-            in_transaction: false
-        }
-    );
+    assert_eq!(svc.handle(c, Request::Rollback, 0), ok(false));
     assert_eq!(
         rows(&mut svc, c, "SELECT count(*) FROM t"),
         [[Value::Integer(3)]]
@@ -256,13 +251,7 @@ fn transactional_batches_are_atomic_and_name_the_failing_statement() {
     assert!(!svc.in_transaction(c));
 
     // Inside an open transaction: the batch is undone, the transaction stays.
-    svc.handle(
-        c,
-        Request::Begin {
-            mode: BeginMode::Deferred,
-        },
-        0,
-    );
+    svc.handle(c, begin(), 0);
     svc.handle(c, exec("INSERT INTO t VALUES (9)"), 0);
     let e = error(svc.handle(c, bad(true), 0));
     assert_eq!(e.statement, Some(2));
@@ -399,42 +388,20 @@ fn two_connections_writing_one_row_conflict_and_the_loser_may_retry() {
         0,
     );
     for c in [a, b] {
-        svc.handle(
-            c,
-            Request::Begin {
-                mode: BeginMode::Deferred,
-            },
-            0,
-        );
+        svc.handle(c, begin(), 0);
     }
     // Snapshot isolation: b does not see a's uncommitted write.
     svc.handle(a, q("UPDATE t SET n = n + 1 WHERE id = 1", vec![]), 0);
     assert_eq!(rows(&mut svc, b, "SELECT n FROM t"), [[Value::Integer(0)]]);
     svc.handle(b, q("UPDATE t SET n = n + 10 WHERE id = 1", vec![]), 0);
-    assert_eq!(
-        svc.handle(a, Request::Commit, 0),
-        Response::Ok {
-            in_transaction: false
-        }
-    );
+    assert_eq!(svc.handle(a, Request::Commit, 0), ok(false));
     let e = error(svc.handle(b, Request::Commit, 0));
     assert_eq!((e.code, e.retryable), (ErrorCode::Conflict, true));
     assert!(!svc.in_transaction(b));
     // The retry sees a's commit and succeeds.
-    svc.handle(
-        b,
-        Request::Begin {
-            mode: BeginMode::Deferred,
-        },
-        0,
-    );
+    svc.handle(b, begin(), 0);
     svc.handle(b, q("UPDATE t SET n = n + 10 WHERE id = 1", vec![]), 0);
-    assert_eq!(
-        svc.handle(b, Request::Commit, 0),
-        Response::Ok {
-            in_transaction: false
-        }
-    );
+    assert_eq!(svc.handle(b, Request::Commit, 0), ok(false));
     assert_eq!(rows(&mut svc, a, "SELECT n FROM t"), [[Value::Integer(11)]]);
 }
 
@@ -444,13 +411,7 @@ fn idle_transactions_are_rolled_back_and_reported_as_timeouts() {
     let a = svc.open_connection(0);
     let b = svc.open_connection(0);
     svc.handle(a, exec("CREATE TABLE t(id INTEGER PRIMARY KEY, n)"), 0);
-    svc.handle(
-        a,
-        Request::Begin {
-            mode: BeginMode::Deferred,
-        },
-        1_000,
-    );
+    svc.handle(a, begin(), 1_000);
     svc.handle(a, q("INSERT INTO t VALUES (1, 1)", vec![]), 1_000);
     let later = 1_001 + TRANSACTION_IDLE_TIMEOUT_MS;
     assert_eq!(svc.expire_idle(later), 1);
@@ -470,31 +431,14 @@ fn dropped_connections_leave_nothing_behind() {
     let mut svc = service();
     let a = svc.open_connection(0);
     svc.handle(a, exec("CREATE TABLE t(id INTEGER PRIMARY KEY)"), 0);
-    svc.handle(
-        a,
-        Request::Begin {
-            mode: BeginMode::Deferred,
-        },
-        0,
-    );
+    svc.handle(a, begin(), 0);
     svc.handle(a, q("INSERT INTO t VALUES (1)", vec![]), 0);
     let b = svc.open_connection(0);
-    svc.handle(
-        b,
-        Request::Begin {
-            mode: BeginMode::Deferred,
-        },
-        0,
-    );
+    svc.handle(b, begin(), 0);
     svc.close_connection(a);
     // b writes the same row and commits without conflict: a held nothing.
     svc.handle(b, q("INSERT INTO t VALUES (1)", vec![]), 0);
-    assert_eq!(
-        svc.handle(b, Request::Commit, 0),
-        Response::Ok {
-            in_transaction: false
-        }
-    );
+    assert_eq!(svc.handle(b, Request::Commit, 0), ok(false));
     assert_eq!(
         rows(&mut svc, b, "SELECT count(*) FROM t"),
         [[Value::Integer(1)]]
@@ -576,13 +520,7 @@ fn a_database_on_files_persists_across_services() {
         [[Value::Text("kept".into())]]
     );
     // A reopened database loses open transactions, and says so once.
-    svc.handle(
-        c,
-        Request::Begin {
-            mode: BeginMode::Deferred,
-        },
-        0,
-    );
+    svc.handle(c, begin(), 0);
     svc.replace_database(Database::open_dir(dir.path()).unwrap());
     let e = error(svc.handle(c, Request::Commit, 0));
     assert_eq!(e.code, ErrorCode::Internal);
