@@ -36,4 +36,5 @@ mod write;
 
 pub use database::{Database, Session, StatementResult};
 pub use parse::{MAX_PARAMS, MAX_SQL_LEN};
+pub use schema::{Column, Index, Schema, Table, View};
 pub use value::Value;
