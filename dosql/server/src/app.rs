@@ -71,11 +71,11 @@ fn error(e: &WireError) -> Response {
 }
 
 /// The database `name` for a caller holding `authorized`.
-async fn database(app: &App, name: &str, authorized: bool) -> Result<Db, Response> {
+async fn database(app: &App, name: &str, authorized: bool) -> Result<Db, WireError> {
     if !authorized {
-        return Err(error(&transport::auth_error()));
+        return Err(transport::auth_error());
     }
-    app.registry.get(name).await.map_err(|e| error(&e))
+    app.registry.get(name).await
 }
 
 fn header_ok(app: &App, headers: &HeaderMap) -> bool {
@@ -86,17 +86,14 @@ fn header_ok(app: &App, headers: &HeaderMap) -> bool {
 }
 
 /// An HTTP body, or the typed error for one that could not be read.
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, WireError> {
     b.map_err(|rejection| {
         let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ErrorCode::LimitExceeded
         } else {
             ErrorCode::InvalidRequest
         };
-        error(&WireError::new(
-            code,
-            format!("cannot read the request body: {rejection}"),
-        ))
+        WireError::new(code, format!("cannot read the request body: {rejection}"))
     })
 }
 
@@ -128,11 +125,11 @@ async fn http<R: Route>(
 ) -> Response {
     let db = match database(&app, &name, header_ok(&app, &headers)).await {
         Ok(db) => db,
-        Err(r) => return r,
+        Err(e) => return error(&e),
     };
     let bytes = match body(b) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return error(&e),
     };
     match db.call(move |s| R::answer(s, &bytes, now_ms())).await {
         Ok((status, text)) => json(
@@ -161,7 +158,7 @@ async fn websocket(
         .is_some_and(|t| transport::token_ok(t, &app.token));
     let db = match database(&app, &name, by_query || header_ok(&app, &headers)).await {
         Ok(db) => db,
-        Err(r) => return r,
+        Err(e) => return error(&e),
     };
     // Messages up to the HTTP body limit are read, so that ones over the
     // frame limit get a typed error instead of a closed socket.

@@ -24,9 +24,14 @@ struct Server {
 
 impl Server {
     async fn start(data: &Path) -> Server {
+        Server::start_with(data, &[]).await
+    }
+
+    async fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dosql-server"))
             .args(["--listen", "127.0.0.1:0", "--token", TOKEN, "--data"])
             .arg(data)
+            .args(extra)
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -348,6 +353,46 @@ async fn databases_are_kept_apart_and_persist_across_restarts() {
     server.stop().await;
 }
 
+/// Polls /health until `ready` holds (the server acts on its own time).
+async fn wait_health(server: &Server, ready: impl Fn(&Json) -> bool) -> Json {
+    let mut health = Json::Null;
+    for _ in 0..100 {
+        health = server.health().await;
+        if ready(&health) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    health
+}
+
+#[tokio::test]
+async fn idle_transactions_are_rolled_back_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--txn-timeout-ms", "200"]).await;
+    let mut a = server.ws("idle").await;
+    a.call(json!({"type": "exec", "sql": "CREATE TABLE t(id INTEGER PRIMARY KEY)"}))
+        .await;
+    a.call(json!({"type": "begin"})).await;
+    a.query("INSERT INTO t VALUES (1)").await;
+    // No request comes: the database thread expires the transaction.
+    let health = wait_health(&server, |h| h["transactions"] == 0).await;
+    assert_eq!(
+        (
+            health["transactions"].clone(),
+            health["connections"].clone()
+        ),
+        (json!(0), json!(1))
+    );
+    let e = a.call(json!({"type": "commit"})).await;
+    assert_eq!(e["code"], "TIMEOUT");
+    assert_eq!(
+        a.query("SELECT count(*) FROM t").await["rows"],
+        json!([[0]])
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_dropped_connection_rolls_back_its_transaction() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,14 +404,7 @@ async fn a_dropped_connection_rolls_back_its_transaction() {
     a.query("INSERT INTO t VALUES (1)").await;
     assert_eq!(server.health().await["transactions"], 1);
     drop(a);
-    let mut left = Json::Null;
-    for _ in 0..100 {
-        left = server.health().await;
-        if left["transactions"] == 0 && left["connections"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let left = wait_health(&server, |h| h["transactions"] == 0 && h["connections"] == 0).await;
     assert_eq!(
         (left["transactions"].clone(), left["connections"].clone()),
         (json!(0), json!(0))
