@@ -36,3 +36,31 @@ pub const MAX_PREPARED_PER_CONNECTION: usize = 256;
 /// rolls it back (its connection then gets `TIMEOUT` on the next request
 /// that assumed it).
 pub const TRANSACTION_IDLE_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest database name (the `{name}` of `/db/{name}/...`).
+pub const MAX_DATABASE_NAME_LEN: usize = 64;
+
+/// Whether `name` is a valid database name: 1 to 64 of `[A-Za-z0-9_-]`,
+/// the same rule everywhere a database is served, so that a name means
+/// the same database (and is one plain directory on the native server).
+pub fn valid_database_name(name: &str) -> bool {
+    (1..=MAX_DATABASE_NAME_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names() {
+        assert!(valid_database_name("tenant-42_a"));
+        assert!(valid_database_name(&"x".repeat(64)));
+        assert!(!valid_database_name(&"x".repeat(65)));
+        for bad in ["", "a/b", "a b", "é", "..", "a.b"] {
+            assert!(!valid_database_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -2,10 +2,13 @@
 # End-to-end smoke test of the DoSQL Worker under `wrangler dev` (workerd,
 # local, offline): setup, build, then against a fresh persistence directory
 #
+#   0. without the bearer token every /db request is 401 and creates nothing;
 #   1. create a table, insert rows (a blob, integers beyond 2^53, a 3 MiB
-#      blob whose WAL record spans several rows), read them back exactly;
-#   2. a syntax error comes back typed (SYNTAX, HTTP 400) and the Object
-#      keeps serving; a transaction left open is rolled back;
+#      blob whose WAL record spans several rows), read them back exactly,
+#      over protocol v1's HTTP batch and pipeline routes;
+#   2. errors come back typed (SYNTAX 400, CONSTRAINT 409, NOT_FOUND 404,
+#      malformed bodies INVALID_REQUEST 400) and the Object keeps serving;
+#      a transaction left open at the end of a pipeline is rolled back;
 #   3. two database names are two separate databases;
 #   4. wrangler stops and starts again on the same directory: every row
 #      is still there.
@@ -22,6 +25,10 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dosql-e2e.XXXXXX")
+token="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+# wrangler reads secrets for local runs from .dev.vars next to wrangler.toml,
+# or from the file named by --env-file.
+printf 'DOSQL_TOKEN=%s\n' "$token" > "$work/dev.vars"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 wrangler_pid=
@@ -51,7 +58,7 @@ trap cleanup EXIT INT TERM
 
 start_wrangler() {
     setsid wrangler dev --local --ip 127.0.0.1 --port "$port" --persist-to "$work/state" \
-        --show-interactive-dev-session=false >>"$work/wrangler.log" 2>&1 &
+        --env-file "$work/dev.vars" --show-interactive-dev-session=false >>"$work/wrangler.log" 2>&1 &
     wrangler_pid=$!
     for _ in $(seq 120); do
         if curl -sf -m 2 "$base/health" >/dev/null; then return 0; fi
@@ -62,18 +69,30 @@ start_wrangler() {
     return 1
 }
 
-# sql <db> <expected HTTP status> <json body file or string>: prints the body.
-sql() {
-    local db=$1 want=$2 body=$3 out status
+# post <db> <route> <expected HTTP status> <json body file or string> [token]:
+# prints the response body.
+post() {
+    local db=$1 route=$2 want=$3 body=$4 auth=${5-$token} out status
     out="$work/response.json"
     if [ -f "$body" ]; then body="@$body"; fi
     status=$(curl -s -m 60 -o "$out" -w '%{http_code}' -X POST -H 'content-type: application/json' \
-        --data-binary "$body" "$base/db/$db/sql")
+        -H "Authorization: Bearer $auth" --data-binary "$body" "$base/db/$db/v1/$route")
     if [ "$status" != "$want" ]; then
-        echo "smoke: POST /db/$db/sql returned $status, expected $want: $(head -c 500 "$out")" >&2
+        echo "smoke: POST /db/$db/v1/$route returned $status, expected $want: $(head -c 500 "$out")" >&2
         return 1
     fi
     cat "$out"
+}
+
+# sql <db> <expected HTTP status> <statements as a JSON array or a file>:
+# one transactional batch.
+sql() {
+    local body=$3
+    if [ -f "$body" ]; then
+        post "$1" batch "$2" "$body"
+    else
+        post "$1" batch "$2" "{\"statements\": $body}"
+    fi
 }
 
 # check <python expression over `r`, the parsed JSON on stdin> <label>
@@ -99,45 +118,60 @@ big_check='len(r["results"][0]["rows"]) == 1 and __import__("base64").b64decode(
 start_wrangler
 echo "smoke: wrangler ready on $base"
 
-sql a 200 '{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB, n INTEGER)"}' \
+post a batch 401 '{"statements": [{"sql": "CREATE TABLE nope (x)"}]}' "wrong-token" \
+    | check 'r["error"]["code"] == "AUTH"' "wrong token is refused"
+post a batch 401 '{"statements": [{"sql": "CREATE TABLE nope (x)"}]}' "" \
+    | check 'r["error"]["code"] == "AUTH"' "missing token is refused"
+
+sql a 200 '[{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB, n INTEGER)"}]' \
     | check 'r["results"][0]["rows_affected"] == 0' "create table"
-sql a 200 '{"sql": "INSERT INTO t (id, v, b, n) VALUES (1, ?, ?, ?), (2, ?, ?, ?)",
-            "params": ["x", {"blob": "AAH/"}, {"int": "9223372036854775807"}, "y", null, {"int": "-9007199254740993"}]}' \
+sql a 200 '[{"sql": "INSERT INTO t (id, v, b, n) VALUES (1, ?, ?, ?), (2, ?, ?, ?)",
+            "params": ["x", {"blob": "AAH/"}, {"int": "9223372036854775807"}, "y", null, {"int": "-9007199254740993"}]}]' \
     | check 'r["results"][0]["rows_affected"] == 2' "insert rows"
 sql a 200 "$work/big.json" | check 'r["results"][0]["rows_affected"] == 1' "insert 3 MiB blob"
 # 9 MiB more of WAL: passes the Object's 8 MiB checkpoint threshold, so
 # pages reach dosql_page and the WAL is truncated before the restart.
-sql a 200 '{"sql": "INSERT INTO t (id, v, b, n) SELECT id + 2, v, b, n FROM t WHERE id = 3; INSERT INTO t (id, v, b, n) SELECT id + 3, v, b, n FROM t WHERE id = 3; INSERT INTO t (id, v, b, n) SELECT id + 4, v, b, n FROM t WHERE id = 3"}' \
+sql a 200 '[{"sql": "INSERT INTO t (id, v, b, n) SELECT id + 2, v, b, n FROM t WHERE id = 3"},
+            {"sql": "INSERT INTO t (id, v, b, n) SELECT id + 3, v, b, n FROM t WHERE id = 3"},
+            {"sql": "INSERT INTO t (id, v, b, n) SELECT id + 4, v, b, n FROM t WHERE id = 3"}]' \
     | check '[x["rows_affected"] for x in r["results"]] == [1, 1, 1]' "copy the blob thrice (checkpoint)"
-sql a 200 '{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}' \
-    | check 'r["results"][0]["rows"] == [[1, "x", {"blob": "AAH/"}, "9223372036854775807"], [2, "y", None, "-9007199254740993"]]' "read back"
-sql a 200 '{"sql": "SELECT b FROM t WHERE id = 3"}' | check "$big_check" "read back 3 MiB blob"
+rows_1_2='[[1, "x", {"blob": "AAH/"}, {"int": "9223372036854775807"}], [2, "y", None, {"int": "-9007199254740993"}]]'
+sql a 200 '[{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}]' \
+    | check "r[\"results\"][0][\"rows\"] == $rows_1_2" "read back exactly"
+sql a 200 '[{"sql": "SELECT b FROM t WHERE id = 3"}]' | check "$big_check" "read back 3 MiB blob"
 
-sql a 400 '{"sql": "SELEC * FROM t"}' \
+sql a 400 '[{"sql": "SELEC * FROM t"}]' \
     | check 'r["error"]["code"] == "SYNTAX" and not r["error"]["retryable"]' "syntax error is typed"
-sql a 400 '{"sql": "BEGIN; INSERT INTO t (id, v) VALUES (10, ?)", "params": ["open"]}' \
-    | check 'r["error"]["code"] == "INVALID_INPUT"' "open transaction rolled back"
-sql a 400 '{"sql": "INSERT INTO t (id, v) VALUES (1, ?)", "params": ["dup"]}' \
-    | check 'r["error"]["code"] == "CONSTRAINT"' "constraint error is typed"
-sql a 200 '{"sql": "SELECT count(*) FROM t"}' | check 'r["results"][0]["rows"] == [[6]]' "object still serves"
+sql a 409 '[{"sql": "INSERT INTO t (id, v) VALUES (20, ?)", "params": ["kept?"]},
+            {"sql": "INSERT INTO t (id, v) VALUES (1, ?)", "params": ["dup"]}]' \
+    | check 'r["error"]["code"] == "CONSTRAINT" and r["error"]["statement"] == 1' "constraint error is typed, names the statement"
+post a pipeline 200 '{"requests": [{"type": "begin"}, {"type": "exec", "sql": "INSERT INTO t (id, v) VALUES (10, ?)", "params": ["open"]}]}' \
+    | check '[x["type"] for x in r["responses"]] == ["ok", "results"]' "pipeline leaves a transaction open"
+post a batch 400 '{"statements": 5}' | check 'r["error"]["code"] == "INVALID_REQUEST"' "malformed body is typed"
+post a batch 400 'not json' | check 'r["error"]["code"] == "INVALID_REQUEST"' "non-JSON body is typed"
+sql a 200 '[{"sql": "SELECT count(*) FROM t"}, {"sql": "SELECT count(*) FROM t WHERE id IN (10, 20)"}]' \
+    | check 'r["results"][0]["rows"] == [[6]] and r["results"][1]["rows"] == [[0]]' "failed batch and open pipeline left nothing; object still serves"
 
-sql b 400 '{"sql": "SELECT * FROM t"}' | check 'r["error"]["code"] == "NOT_FOUND"' "database b does not see a"
-sql b 200 '{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, ?)", "params": ["only in b"]}' \
+sql b 404 '[{"sql": "SELECT * FROM t"}]' | check 'r["error"]["code"] == "NOT_FOUND"' "database b does not see a"
+sql b 200 '[{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"}, {"sql": "INSERT INTO t VALUES (1, ?)", "params": ["only in b"]}]' \
     | check 'len(r["results"]) == 2' "database b has its own t"
-sql b 200 '{"sql": "SELECT v FROM t"}' | check 'r["results"][0]["rows"] == [["only in b"]]' "database b reads its row"
+sql b 200 '[{"sql": "SELECT v FROM t"}]' | check 'r["results"][0]["rows"] == [["only in b"]]' "database b reads its row"
+post nope batch 200 '{"statements": [{"sql": "SELECT 1"}]}' >/dev/null
+post a pipeline 200 '{"requests": [{"type": "schema"}]}' \
+    | check '[t["name"] for t in r["responses"][0]["tables"]] == ["t"]' "schema introspection; the refused requests created nothing"
 
 echo "smoke: restarting wrangler on the same persistence directory"
 stop_wrangler
 start_wrangler
 
-sql a 200 '{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}' \
-    | check 'r["results"][0]["rows"] == [[1, "x", {"blob": "AAH/"}, "9223372036854775807"], [2, "y", None, "-9007199254740993"]]' "rows survive restart"
+sql a 200 '[{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}]' \
+    | check "r[\"results\"][0][\"rows\"] == $rows_1_2" "rows survive restart"
 for id in 3 5 6 7; do
-    sql a 200 "{\"sql\": \"SELECT b FROM t WHERE id = $id\"}" | check "$big_check" "3 MiB blob $id survives restart"
+    sql a 200 "[{\"sql\": \"SELECT b FROM t WHERE id = $id\"}]" | check "$big_check" "3 MiB blob $id survives restart"
 done
-sql a 200 '{"sql": "SELECT count(*) FROM t"}' | check 'r["results"][0]["rows"] == [[6]]' "no rolled-back row after restart"
-sql b 200 '{"sql": "SELECT v FROM t"}' | check 'r["results"][0]["rows"] == [["only in b"]]' "database b survives restart"
-sql a 200 '{"sql": "INSERT INTO t (id, v) VALUES (4, ?)", "params": ["after restart"]}' \
+sql a 200 '[{"sql": "SELECT count(*) FROM t"}]' | check 'r["results"][0]["rows"] == [[6]]' "no rolled-back row after restart"
+sql b 200 '[{"sql": "SELECT v FROM t"}]' | check 'r["results"][0]["rows"] == [["only in b"]]' "database b survives restart"
+sql a 200 '[{"sql": "INSERT INTO t (id, v) VALUES (4, ?)", "params": ["after restart"]}]' \
     | check 'r["results"][0]["rows_affected"] == 1' "writes after restart"
 
 echo "smoke: PASS"

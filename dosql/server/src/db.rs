@@ -172,11 +172,7 @@ impl Registry {
 /// Database names are 1 to 64 characters of `[A-Za-z0-9_-]`, so that a
 /// name is always one plain directory under the data directory.
 pub fn check_name(name: &str) -> Result<(), WireError> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+    if shared_types::limits::valid_database_name(name) {
         Ok(())
     } else {
         Err(WireError::new(

@@ -1,34 +1,59 @@
 //! DoSQL as a Cloudflare Worker.
 //!
 //! ```text
-//!   client ──HTTP──> Worker fetch ──idFromName(name)──> DoSql Object "name"
-//!                      /health                           engine (dosql)
-//!                      /db/{name}/...                      DoPageStore ─┐ Object's
-//!                                                          DoLogStore  ─┘ SQLite
+//!   client ──HTTP/WS──> Worker fetch (stateless)
+//!                         GET /health                       {"status":"ok"}
+//!                         bearer token check ── 401 ──> client (no Object touched)
+//!                         /db/{name}/v1/...  ──idFromName(name)──> DoSql Object "name"
+//!                                                                  dosql_service::Service
+//!                                                                    dosql::sql::Database
+//!                                                                  DoPageStore  DoLogStore
+//!                                                                      └── ctx.storage.sql ──┘
 //! ```
 //!
-//! The Worker is stateless: it answers `/health` and forwards every
-//! `/db/{name}/...` request to the Durable Object named `name`, so that one
-//! name is one database, kept apart from every other. The only endpoint so
-//! far is the bootstrap `POST /db/{name}/sql` ([`json`]), the stand-in for
-//! issue 4's wire protocol.
+//! The Worker answers `/health` and authenticates every other request
+//! against the `DOSQL_TOKEN` secret (constant-time compare); only then does
+//! it forward `/db/{name}/...` to the Durable Object named `name`, so that
+//! one name is one database, kept apart from every other. Without a
+//! configured secret every `/db` request is refused: an unconfigured
+//! deployment is closed, not open. WebSockets may present the token as
+//! `?token=` because browsers cannot set headers on them.
 
-pub mod json;
 pub mod object;
 pub mod store;
 
 pub use object::DoSql;
 pub use store::{DoLogStore, DoPageStore, DoSqlHandle, WAL_PART_BYTES};
 
-use dosql::error::Error;
+use dosql_service::transport;
+use shared_types::{limits, ErrorCode, WireError};
 use worker::{event, Context, Env, Request, Response};
 
 /// The Durable Object binding in wrangler.toml.
 pub const BINDING: &str = "DOSQL";
 
-/// Longest database name accepted (Object names may be longer; these go
-/// into URLs and logs).
-pub const MAX_NAME_LEN: usize = 256;
+/// The secret (or, locally, `.dev.vars` entry) holding the bearer token.
+pub const TOKEN_SECRET: &str = "DOSQL_TOKEN";
+
+fn authorized(req: &Request, env: &Env) -> worker::Result<bool> {
+    // A secret in production; a plain variable is accepted too (some
+    // local setups inject `.dev.vars` entries as vars).
+    let token = match env.secret(TOKEN_SECRET) {
+        Ok(secret) => secret.to_string(),
+        Err(_) => match env.var(TOKEN_SECRET) {
+            Ok(var) => var.to_string(),
+            Err(_) => return Ok(false),
+        },
+    };
+    let header = req.headers().get("Authorization")?;
+    if transport::bearer_ok(header.as_deref(), &token) {
+        return Ok(true);
+    }
+    let url = req.url()?;
+    Ok(url
+        .query_pairs()
+        .any(|(k, v)| k == "token" && transport::token_ok(&v, &token)))
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -38,17 +63,28 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     }
     let mut segments = path.trim_start_matches('/').split('/');
     match (segments.next(), segments.next()) {
-        (Some("db"), Some(name)) if !name.is_empty() && name.len() <= MAX_NAME_LEN => {
+        (Some("db"), Some(name)) => {
+            if !authorized(&req, &env)? {
+                return object::error_response(&transport::auth_error());
+            }
+            if !limits::valid_database_name(name) {
+                return object::error_response(&WireError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "a database name is 1 to {} of [A-Za-z0-9_-], not {name:?}",
+                        limits::MAX_DATABASE_NAME_LEN
+                    ),
+                ));
+            }
             let stub = env
                 .durable_object(BINDING)?
                 .id_from_name(name)?
                 .get_stub()?;
             stub.fetch_with_request(req).await
         }
-        (Some("db"), Some(name)) => object::error_response(&Error::InvalidInput(format!(
-            "database name must have 1 to {MAX_NAME_LEN} bytes, not {}",
-            name.len()
-        ))),
-        _ => object::error_response(&Error::NotFound(format!("no route for {path}"))),
+        _ => object::error_response(&WireError::new(
+            ErrorCode::NotFound,
+            format!("no route for {path}"),
+        )),
     }
 }
