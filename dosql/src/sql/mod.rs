@@ -29,6 +29,7 @@ mod plan;
 mod record;
 mod rows;
 mod schema;
+mod window;
 
 pub use database::{Database, Session, StatementResult};
 pub use parse::{MAX_PARAMS, MAX_SQL_LEN};
