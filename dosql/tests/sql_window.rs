@@ -6,92 +6,12 @@
 //! results spelled out, hand-picked queries covering every function and
 //! clause, and a few hundred random window queries over random data.
 
-use dosql::sql::{Database, Session, Value};
+mod sql_pair;
+
+use dosql::sql::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rusqlite::types::ValueRef;
-
-struct Pair {
-    db: Database,
-    s: Session,
-    lite: rusqlite::Connection,
-}
-
-fn from_sql(r: ValueRef) -> Value {
-    match r {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Integer(i),
-        ValueRef::Real(r) => Value::Real(r),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    }
-}
-
-fn same(a: &[Vec<Value>], b: &[Vec<Value>]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| match (p, q) {
-                    (Value::Real(p), Value::Real(q)) => p == q,
-                    _ => p == q,
-                })
-        })
-}
-
-impl Pair {
-    fn new(setup: &str) -> Pair {
-        let mut p = Pair {
-            db: Database::open_memory().unwrap(),
-            s: Session::new(),
-            lite: rusqlite::Connection::open_in_memory().unwrap(),
-        };
-        p.db.execute(&mut p.s, setup, &[]).unwrap();
-        p.lite.execute_batch(setup).unwrap();
-        p
-    }
-
-    fn sqlite(&self, sql: &str) -> Result<Vec<Vec<Value>>, String> {
-        let mut stmt = self.lite.prepare(sql).map_err(|e| e.to_string())?;
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(|e| e.to_string())? {
-            out.push((0..n).map(|i| from_sql(r.get_ref(i).unwrap())).collect());
-        }
-        Ok(out)
-    }
-
-    fn dosql(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, String> {
-        let results = self
-            .db
-            .execute(&mut self.s, sql, &[])
-            .map_err(|e| e.to_string())?;
-        Ok(results.last().map(|r| r.rows.clone()).unwrap_or_default())
-    }
-
-    /// The mismatch, if any, between the two engines on `sql`.
-    fn diff(&mut self, sql: &str) -> Option<String> {
-        let want = self.sqlite(sql);
-        let got = self.dosql(sql);
-        match (&want, &got) {
-            (Ok(w), Ok(g)) if same(w, g) => None,
-            // SQLite 3.46 appends " in <sql> at offset N".
-            (Err(w), Err(g)) if g.contains(w.split(" in SELECT").next().unwrap_or(w)) => None,
-            _ => Some(format!("{sql}\n  sqlite: {want:?}\n  dosql:  {got:?}")),
-        }
-    }
-
-    fn check_all(&mut self, queries: &[&str]) {
-        let failures: Vec<String> = queries.iter().filter_map(|q| self.diff(q)).collect();
-        assert!(
-            failures.is_empty(),
-            "{} of {} queries differ:\n{}",
-            failures.len(),
-            queries.len(),
-            failures.join("\n")
-        );
-    }
-}
+use sql_pair::Pair;
 
 const SETUP: &str = "
     CREATE TABLE t(id INTEGER PRIMARY KEY, g INTEGER, x INTEGER, y REAL, s TEXT);
