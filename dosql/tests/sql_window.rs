@@ -211,7 +211,7 @@ fn random_query(rng: &mut SmallRng) -> String {
         } else {
             ["0", "1", "2", "3", "5"]
         };
-        let mut bound = |start: bool, rng: &mut SmallRng| -> String {
+        let bound = |start: bool, rng: &mut SmallRng| -> String {
             let off = offsets[rng.gen_range(0..offsets.len())];
             match rng.gen_range(0..5) {
                 0 if start => "UNBOUNDED PRECEDING".into(),

@@ -162,7 +162,7 @@ fn offset(
 pub(crate) fn must_be_int(v: &Value) -> Option<i64> {
     match apply_affinity(v.clone(), Affinity::Numeric) {
         Value::Integer(i) => Some(i),
-        Value::Real(r) if r.fract() == 0.0 && r >= -9.2e18 && r <= 9.2e18 => Some(r as i64),
+        Value::Real(r) if r.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&r) => Some(r as i64),
         _ => None,
     }
 }
