@@ -24,3 +24,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --workspace
+
+step "the Worker in the real Workers runtime (wrangler dev, offline)"
+# Installs wrangler, node 22, wasm-bindgen-cli, worker-build, wasm-opt and
+# esbuild into the repository if missing (idempotent).
+scripts/setup.sh
+. scripts/env.sh
+(cd dosql/worker && worker-build --release)
+scripts/worker-size.sh
+SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/smoke.sh

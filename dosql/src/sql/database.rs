@@ -111,6 +111,7 @@ fn is_ddl(stmt: &Statement) -> bool {
             | Statement::CreateIndex(_)
             | Statement::CreateView(_)
             | Statement::Drop { .. }
+            | Statement::AlterTable(_)
     )
 }
 
@@ -600,6 +601,7 @@ fn ddl_statement(
             names,
             ..
         } => ddl::drop(schema, ex, object_type, *if_exists, names).map(|_| ()),
+        Statement::AlterTable(a) => crate::sql::alter::alter_table(schema, ex, a),
         other => Err(invalid!("unsupported statement: {}", first_words(other))),
     }
 }

@@ -4,8 +4,8 @@
 //! ```text
 //!   run_query: CTEs -> body -> ORDER BY (compound) -> LIMIT/OFFSET
 //!   run_select: pre-filters -> nested-loop join over levels
-//!               -> group + aggregate + HAVING -> projection
-//!               -> DISTINCT -> ORDER BY
+//!               -> group + aggregate + HAVING -> window functions
+//!               -> projection -> DISTINCT -> ORDER BY
 //! ```
 //!
 //! Rows are materialised between operators (result sets of a Durable
@@ -34,6 +34,7 @@ pub use crate::sql::rows::Row;
 use crate::sql::rows::{self, push_key};
 use crate::sql::schema::Table;
 use crate::sql::value::{apply_affinity, compare, Affinity, Collation, Value};
+use crate::sql::window;
 
 /// Groups by their key: the group's last row and its aggregate states.
 type Groups = BTreeMap<Vec<u8>, (Row, Vec<Box<dyn func::Aggregate>>)>;
@@ -286,12 +287,10 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
         out.push((values, keys));
         Ok(())
     };
+    // The rows the projection reads: joined rows, or group rows.
+    let mut staged: Vec<Row> = Vec::new();
     match &plan.aggregate {
-        None => {
-            for r in &joined {
-                emit(r, ex, &mut out)?;
-            }
-        }
+        None => staged = joined,
         Some(agg) => {
             let mut groups: Groups = BTreeMap::new();
             let new_states = || -> Result<Vec<Box<dyn func::Aggregate>>> {
@@ -317,6 +316,11 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
                 }
                 let (rep, states) = groups.get_mut(&key).expect("inserted above");
                 for (spec, state) in agg.aggs.iter().zip(states.iter_mut()) {
+                    if let Some(f) = &spec.filter {
+                        if !f.test(&env, ex)? {
+                            continue;
+                        }
+                    }
                     args.clear();
                     for a in &spec.args {
                         args.push(a.eval(&env, ex)?);
@@ -337,9 +341,15 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
                         continue;
                     }
                 }
-                emit(&rep, ex, &mut out)?;
+                staged.push(rep);
             }
         }
+    }
+    if let Some(w) = &plan.windows {
+        staged = window::run(w, staged, ex, outer)?;
+    }
+    for r in &staged {
+        emit(r, ex, &mut out)?;
     }
     if plan.distinct {
         let mut seen = FxHashSet::default();

@@ -308,6 +308,59 @@ impl Expr {
         }
     }
 
+    /// Like [`Expr::walk`], with mutable access (rewriting column
+    /// references after binding).
+    pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        f(self);
+        match self {
+            Expr::Lit(_) | Expr::Col { .. } | Expr::Outer { .. } | Expr::Param(_) => {}
+            Expr::Exists(..) | Expr::Scalar(_) => {}
+            Expr::Neg(e) | Expr::Plus(e) | Expr::BitNot(e) | Expr::Not(e) | Expr::IsNull(e, _) => {
+                e.walk_mut(f)
+            }
+            Expr::Cast(e, _) | Expr::Collate(e, _) | Expr::InSub { e, .. } => e.walk_mut(f),
+            Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                a.walk_mut(f);
+                b.walk_mut(f);
+            }
+            Expr::Cmp { l, r, .. } => {
+                l.walk_mut(f);
+                r.walk_mut(f);
+            }
+            Expr::InList { e, list, .. } => {
+                e.walk_mut(f);
+                list.iter_mut().for_each(|x| x.walk_mut(f));
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    o.walk_mut(f);
+                }
+                for (w, t) in whens {
+                    w.walk_mut(f);
+                    t.walk_mut(f);
+                }
+                if let Some(o) = otherwise {
+                    o.walk_mut(f);
+                }
+            }
+            Expr::Like {
+                e, pattern, escape, ..
+            } => {
+                e.walk_mut(f);
+                pattern.walk_mut(f);
+                if let Some(x) = escape {
+                    x.walk_mut(f);
+                }
+            }
+            Expr::Func(_, args) => args.iter_mut().for_each(|x| x.walk_mut(f)),
+        }
+    }
+
     /// True if any part of the expression contains a subquery.
     pub fn has_subquery(&self) -> bool {
         let mut found = false;

@@ -18,6 +18,7 @@
 pub mod func;
 pub mod value;
 
+mod alter;
 mod bind;
 mod database;
 mod ddl;
@@ -32,6 +33,7 @@ mod returning;
 mod rows;
 mod schema;
 mod upsert;
+mod window;
 mod write;
 
 pub use database::{Database, Session, StatementResult};

@@ -74,7 +74,7 @@ fn parse_text(sql: &str) -> Result<Vec<Statement>> {
         .and_then(|tokens| {
             Parser::new(&dialect)
                 .with_recursion_limit(RECURSION_LIMIT)
-                .with_tokens_with_locations(desugar(tokens))
+                .with_tokens_with_locations(desugar_exclude(desugar(tokens)))
                 .parse_statements()
         })
         .map_err(|e| {
@@ -403,6 +403,82 @@ fn number_params(stmt: &mut Statement) -> Result<ParamNames> {
         ControlFlow::<()>::Continue(())
     });
     Ok(names)
+}
+
+/// sqlparser has no frame EXCLUDE clause, so `EXCLUDE NO OTHERS |
+/// CURRENT ROW | GROUP | TIES` is moved to the window's name, the first
+/// thing inside its parentheses: `(w ORDER BY x ROWS ... EXCLUDE TIES)`
+/// becomes `(__exclude_ties__w ORDER BY x ROWS ...)`, which the binder
+/// splits again (`bind/window.rs`).
+fn desugar_exclude(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut i = 0;
+    while i < tokens.len() {
+        if !is_word(&tokens[i].token, "EXCLUDE") {
+            i += 1;
+            continue;
+        }
+        let words: Vec<usize> = (i + 1..tokens.len())
+            .filter(|&j| !matches!(tokens[j].token, Token::Whitespace(_)))
+            .take(2)
+            .collect();
+        let word = |k: usize, text: &str| {
+            words
+                .get(k)
+                .is_some_and(|&j| is_word(&tokens[j].token, text))
+        };
+        let (kind, last) = if word(0, "NO") && word(1, "OTHERS") {
+            ("no", words[1])
+        } else if word(0, "CURRENT") && word(1, "ROW") {
+            ("current", words[1])
+        } else if word(0, "GROUP") {
+            ("group", words[0])
+        } else if word(0, "TIES") {
+            ("ties", words[0])
+        } else {
+            i += 1;
+            continue;
+        };
+        // The unmatched `(` before EXCLUDE opens the window specification.
+        let mut depth = 0usize;
+        let open = (0..i).rev().find(|&j| match tokens[j].token {
+            Token::RParen => {
+                depth += 1;
+                false
+            }
+            Token::LParen if depth == 0 => true,
+            Token::LParen => {
+                depth -= 1;
+                false
+            }
+            _ => false,
+        });
+        let Some(open) = open else {
+            i += 1;
+            continue;
+        };
+        tokens.drain(i..=last);
+        let marker = format!("__exclude_{kind}");
+        let first =
+            (open + 1..tokens.len()).find(|&j| !matches!(tokens[j].token, Token::Whitespace(_)));
+        let base = first.filter(
+            |&j| matches!(&tokens[j].token, Token::Word(w) if w.keyword == Keyword::NoKeyword),
+        );
+        match base {
+            Some(j) => {
+                let Token::Word(w) = &tokens[j].token else {
+                    unreachable!("filtered above")
+                };
+                let value = format!("{marker}__{}", w.value);
+                tokens[j].token = Token::make_word(&value, None);
+            }
+            None => {
+                let span = tokens[open].span;
+                let token = Token::make_word(&marker, None);
+                tokens.insert(open + 1, TokenWithSpan { token, span });
+            }
+        }
+    }
+    tokens
 }
 
 /// Parses text that must hold exactly one statement.

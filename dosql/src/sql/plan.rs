@@ -88,6 +88,8 @@ pub struct AggSpec {
     pub name: String,
     pub args: Vec<Expr>,
     pub distinct: bool,
+    /// FILTER (WHERE ...): rows failing it are not stepped.
+    pub filter: Option<Expr>,
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +112,9 @@ pub struct SelectPlan {
     pub projection: Vec<Expr>,
     pub distinct: bool,
     pub order: Vec<OrderKey>,
+    /// Window function calls, evaluated after grouping and before the
+    /// projection; their values follow the row the projection reads.
+    pub windows: Option<Box<crate::sql::window::Windows>>,
 }
 
 /// Where a level's rows come from.

@@ -92,6 +92,12 @@ fn take<'a>(bytes: &'a [u8], pos: &mut usize, len: u64) -> Result<&'a [u8]> {
     Ok(slice)
 }
 
+/// How many values a record stores.
+pub fn stored_len(bytes: &[u8]) -> Result<usize> {
+    let mut pos = 0;
+    Ok(get_varint(bytes, &mut pos)? as usize)
+}
+
 /// Decodes a record into exactly `width` values: missing trailing values
 /// are NULL, extra ones are corruption.
 pub fn decode_row(bytes: &[u8], width: usize) -> Result<Vec<Value>> {

@@ -21,8 +21,9 @@ use std::ops::Bound;
 use crate::error::{Error, Result};
 use crate::keycode::{self, Direction, KeyValue};
 use crate::mvcc::{Engine, TreeId, TxnId};
-use crate::sql::record::{decode_row, encode_row};
+use crate::sql::record::{decode_row, encode_row, stored_len};
 use crate::sql::schema::{Index, Table};
+use crate::sql::value::apply_affinity;
 use crate::sql::value::{Collation, Value};
 
 /// A row as the executor sees it (see `Table::width`).
@@ -75,6 +76,14 @@ pub fn table_key(table: &Table, row: &[Value]) -> Vec<u8> {
 pub fn decode(table: &Table, key: &[u8], value: &[u8]) -> Result<Row> {
     let n = table.columns.len();
     let mut row = decode_row(value, n)?;
+    // Columns added by ALTER TABLE after the row was written read their
+    // DEFAULT (a literal, with the column's affinity), as in SQLite.
+    let stored = stored_len(value)?;
+    for (i, c) in table.columns.iter().enumerate().skip(stored) {
+        if let Some(v) = c.default.as_ref().and_then(literal_value) {
+            row[i] = apply_affinity(v, c.affinity);
+        }
+    }
     if !table.without_rowid {
         let rowid = keycode::decode_i64(key)?;
         if let Some(alias) = table.rowid_alias {
@@ -83,6 +92,31 @@ pub fn decode(table: &Table, key: &[u8], value: &[u8]) -> Result<Row> {
         row.push(Value::Integer(rowid));
     }
     Ok(row)
+}
+
+/// The value of a literal DEFAULT (what ALTER TABLE ADD COLUMN allows):
+/// a number, string, blob, NULL or boolean, optionally signed.
+pub fn literal_value(e: &sqlparser::ast::Expr) -> Option<Value> {
+    use sqlparser::ast::{Expr as A, UnaryOperator as U, Value as V};
+    match e {
+        A::Value(v) => match &v.value {
+            V::Number(n, _) => crate::sql::bind::number(n).ok(),
+            V::SingleQuotedString(s) | V::DoubleQuotedString(s) => Some(Value::Text(s.clone())),
+            V::HexStringLiteral(h) => (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|x| u8::from_str_radix(x, 16).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .map(Value::Blob),
+            V::Boolean(b) => Some(Value::Integer(i64::from(*b))),
+            V::Null => Some(Value::Null),
+            _ => None,
+        },
+        A::UnaryOp { op: U::Minus, expr } => {
+            literal_value(expr).map(|v| crate::sql::value::neg(&v))
+        }
+        A::UnaryOp { op: U::Plus, expr } => literal_value(expr),
+        _ => None,
+    }
 }
 
 /// Encodes a row (executor layout) as its stored record.

@@ -18,6 +18,7 @@
 
 mod from;
 mod query;
+mod window;
 
 use sqlparser::ast;
 
@@ -60,6 +61,8 @@ struct Scope {
     /// Result column aliases, which HAVING may name when no column has
     /// the name (as SQLite allows).
     aliases: Vec<(String, Expr)>,
+    /// Window calls collected while binding a SELECT's outputs.
+    windows: Option<window::Collector>,
 }
 
 /// A CTE visible to the query being bound.
@@ -160,7 +163,12 @@ impl<'s> Binder<'s> {
             width,
             aggs: None,
             aliases: Vec::new(),
+            windows: None,
         });
+    }
+
+    fn scope_mut(&mut self) -> &mut Scope {
+        self.scopes.last_mut().expect("a scope is open")
     }
 
     pub fn pop_scope(&mut self) {
@@ -608,10 +616,8 @@ impl<'s> Binder<'s> {
 
     fn function(&mut self, f: &ast::Function) -> Result<Expr> {
         let name = f.name.to_string().to_ascii_lowercase();
-        if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
-            return Err(invalid!(
-                "window functions and FILTER are not supported: {name}"
-            ));
+        if !f.within_group.is_empty() {
+            return Err(invalid!("WITHIN GROUP is not supported: {name}"));
         }
         let (distinct, raw_args, star) = match &f.args {
             ast::FunctionArguments::None => (false, Vec::new(), false),
@@ -638,6 +644,18 @@ impl<'s> Binder<'s> {
         if star && (name != "count" || !raw_args.is_empty()) {
             return Err(invalid!("wrong use of * in {name}()"));
         }
+        let call = window::Call {
+            name: &name,
+            args: &raw_args,
+            distinct,
+            filter: f.filter.as_deref(),
+        };
+        if let Some(over) = &f.over {
+            return self.window_call(call, over);
+        }
+        if crate::sql::window::WinKind::builtin(&name, raw_args.len()).is_some() {
+            return Err(invalid!("misuse of window function {name}()"));
+        }
         match (name.as_str(), raw_args.len()) {
             ("last_insert_rowid", 0) => {
                 return Ok(Expr::Lit(Value::Integer(self.session.last_insert_rowid)))
@@ -662,11 +680,15 @@ impl<'s> Binder<'s> {
                 .iter()
                 .map(|a| self.expr(a))
                 .collect::<Result<Vec<_>>>();
+            let filter = match (&args, call.filter) {
+                (Ok(_), Some(f)) => self.expr(f).map(Some),
+                _ => Ok(None),
+            };
             let scope = self.scopes.last_mut().expect("still open");
             let mut collected = collected;
-            let args = match args {
-                Ok(args) => args,
-                Err(e) => {
+            let (args, filter) = match (args, filter) {
+                (Ok(args), Ok(filter)) => (args, filter),
+                (Err(e), _) | (_, Err(e)) => {
                     scope.aggs = Some(collected);
                     return Err(e);
                 }
@@ -676,6 +698,7 @@ impl<'s> Binder<'s> {
                 name: name.clone(),
                 args,
                 distinct,
+                filter,
             });
             scope.aggs = Some(collected);
             return Ok(Expr::Col {
@@ -686,6 +709,11 @@ impl<'s> Binder<'s> {
         }
         if distinct {
             return Err(invalid!("DISTINCT is only allowed in aggregate functions"));
+        }
+        if call.filter.is_some() {
+            return Err(invalid!(
+                "FILTER may not be used with non-aggregate {name}()"
+            ));
         }
         let args = raw_args
             .iter()

@@ -121,6 +121,7 @@ impl Binder<'_> {
                 projection,
                 distinct: false,
                 order: Vec::new(),
+                windows: None,
             })),
             order: Vec::new(),
             limit: None,
@@ -437,8 +438,13 @@ impl Binder<'_> {
             conjuncts(self.expr(w)?, &mut conds);
         }
         let width = self.scopes.last().expect("open").width;
-        // Result columns, HAVING and ORDER BY may hold aggregates.
+        // Result columns, HAVING and ORDER BY may hold aggregates; result
+        // columns and ORDER BY window calls.
         self.collect_aggs();
+        if let Err(e) = self.start_windows(&s.named_window) {
+            self.take_aggs();
+            return Err(e);
+        }
         let mut items = Vec::new();
         for item in &s.projection {
             if let Err(e) = self.projection_item(item, &mut items) {
@@ -452,10 +458,13 @@ impl Binder<'_> {
                 .map(|(e, n, _)| (n.clone(), e.clone()))
                 .collect(),
         );
+        self.windows_allowed(false);
         let having = s.having.as_ref().map(|h| self.expr(h)).transpose();
+        self.windows_allowed(true);
         let keys = having.and_then(|h| Ok((h, self.order_terms(order, &items)?)));
+        self.windows_allowed(false);
         let aggs = self.take_aggs();
-        let (having, order_keys) = keys?;
+        let (having, mut order_keys) = keys?;
         let group_terms = match &s.group_by {
             ast::GroupByExpr::Expressions(list, mods) if mods.is_empty() => list.as_slice(),
             _ => return Err(invalid!("unsupported GROUP BY")),
@@ -485,13 +494,25 @@ impl Binder<'_> {
         } else {
             None
         };
+        let mut projection: Vec<Expr> = items.iter().map(|(e, _, _)| e.clone()).collect();
+        let windows = {
+            let exprs = projection
+                .iter_mut()
+                .chain(order_keys.iter_mut().map(|k| &mut k.expr))
+                .collect();
+            let forbidden = aggregate
+                .iter()
+                .flat_map(|a| a.having.iter().chain(a.group_by.iter().map(|(g, _)| g)))
+                .collect();
+            self.finish_windows(width + aggs_len(&aggregate), exprs, forbidden)?
+        };
         let levels = self.place(drafts, conds, width)?;
         let (pre, levels) = levels;
         let columns = items.iter().map(|(_, n, _)| n.clone()).collect();
-        let out_aff = items.iter().map(|(e, _, _)| e.affinity()).collect();
-        let out_coll = items
+        let out_aff = projection.iter().map(|e| e.affinity()).collect();
+        let out_coll = projection
             .iter()
-            .map(|(e, _, _)| e.collation().map_or(Collation::Binary, |c| c.0))
+            .map(|e| e.collation().map_or(Collation::Binary, |c| c.0))
             .collect();
         Ok(QueryPlan {
             ctes: Vec::new(),
@@ -500,9 +521,10 @@ impl Binder<'_> {
                 pre_filters: pre,
                 width,
                 aggregate,
-                projection: items.into_iter().map(|(e, _, _)| e).collect(),
+                projection,
                 distinct,
                 order: order_keys,
+                windows,
             })),
             order: Vec::new(),
             limit: None,
@@ -581,6 +603,10 @@ impl Binder<'_> {
         }
         Ok(keys)
     }
+}
+
+fn aggs_len(a: &Option<Aggregation>) -> usize {
+    a.as_ref().map_or(0, |a| a.aggs.len())
 }
 
 /// True if `e` reads an aggregate result (a column past the joined row).

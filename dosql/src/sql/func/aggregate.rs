@@ -24,6 +24,12 @@ pub trait Aggregate {
     fn step(&mut self, args: &[Value]) -> Result<()>;
     /// The result over the rows stepped so far.
     fn finish(&mut self) -> Result<Value>;
+    /// Removes the oldest row still stepped in (a window frame sliding
+    /// forward), as SQLite's `xInverse`. False when the function has no
+    /// inverse, and the caller recomputes the frame instead.
+    fn inverse(&mut self, _args: &[Value]) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Names of the aggregate functions.
@@ -69,7 +75,9 @@ pub(super) fn create(
             max: true,
             collation,
         }),
-        ("group_concat", 1 | 2) | ("string_agg", 2) => Box::new(GroupConcat { out: None }),
+        ("group_concat", 1 | 2) | ("string_agg", 2) => {
+            Box::<super::group_concat::GroupConcat>::default()
+        }
         ("json_group_array", 1) => Box::new(JsonGroup {
             items: Vec::new(),
             object: false,
@@ -116,6 +124,12 @@ impl Aggregate for Count {
     }
     fn finish(&mut self) -> Result<Value> {
         Ok(Value::Integer(self.n))
+    }
+    fn inverse(&mut self, args: &[Value]) -> Result<bool> {
+        if self.star || !args[0].is_null() {
+            self.n -= 1;
+        }
+        Ok(true)
     }
 }
 
@@ -200,6 +214,35 @@ impl Kbn {
         }
     }
 
+    /// SQLite's `sumInverse`: once approximate, the sum stays a REAL even
+    /// after the non-integers leave the frame.
+    fn remove(&mut self, v: &Value) {
+        let v = numeric_value(v);
+        if v.is_null() {
+            return;
+        }
+        self.cnt -= 1;
+        if !self.approx {
+            let i = v.to_integer().unwrap_or(0);
+            match self.i_sum.checked_sub(i) {
+                Some(s) => self.i_sum = s,
+                None => {
+                    self.overflow = true;
+                    self.approx = true;
+                }
+            }
+        } else if let Value::Integer(i) = v {
+            if i == i64::MIN {
+                self.step_int(i64::MAX);
+                self.step_int(1);
+            } else {
+                self.step_int(-i);
+            }
+        } else {
+            self.step_real(-v.to_real().unwrap_or(0.0));
+        }
+    }
+
     fn value(&self) -> f64 {
         if self.approx {
             if self.r_err.is_finite() {
@@ -242,6 +285,10 @@ impl Aggregate for Sum {
             SumKind::Sum => Value::Integer(a.i_sum),
         })
     }
+    fn inverse(&mut self, args: &[Value]) -> Result<bool> {
+        self.acc.remove(&args[0]);
+        Ok(true)
+    }
 }
 
 struct MinMax {
@@ -270,36 +317,6 @@ impl Aggregate for MinMax {
     }
     fn finish(&mut self) -> Result<Value> {
         Ok(self.best.clone().unwrap_or(Value::Null))
-    }
-}
-
-struct GroupConcat {
-    out: Option<String>,
-}
-
-impl Aggregate for GroupConcat {
-    fn step(&mut self, args: &[Value]) -> Result<()> {
-        let Some(text) = args[0].to_text() else {
-            return Ok(());
-        };
-        match &mut self.out {
-            None => self.out = Some(text),
-            Some(out) => {
-                // The separator is evaluated per row and goes before the value.
-                match args.get(1) {
-                    None => out.push(','),
-                    Some(sep) => out.push_str(&sep.to_text().unwrap_or_default()),
-                }
-                out.push_str(&text);
-                if out.len() as i64 > super::MAX_LENGTH {
-                    return Err(super::too_big());
-                }
-            }
-        }
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<Value> {
-        Ok(self.out.clone().map(Value::Text).unwrap_or(Value::Null))
     }
 }
 

@@ -26,6 +26,7 @@
 
 pub mod aggregate;
 pub mod datetime;
+mod group_concat;
 pub mod json;
 pub mod printf;
 mod scalar;
