@@ -3,8 +3,9 @@
 # local, offline): setup, build, then against a fresh persistence directory
 #
 #   0. without the bearer token every /db request is 401 and creates nothing;
-#   1. create a table, insert rows (a blob, integers beyond 2^53, a 3 MiB
-#      blob whose WAL record spans several rows), read them back exactly,
+#   1. create a table, insert rows (a blob, integers beyond 2^53, a 2 MB
+#      blob whose WAL record spans several rows; a 3 MiB one is refused),
+#      read them back exactly,
 #      over protocol v1's HTTP batch and pipeline routes;
 #   2. errors come back typed (SYNTAX 400, CONSTRAINT 409, NOT_FOUND 404,
 #      malformed bodies INVALID_REQUEST 400) and the Object keeps serving;
@@ -109,11 +110,15 @@ print("smoke: ok  %s" % sys.argv[1])
 # A 3 MiB blob: its WAL record is split over several dosql_wal rows.
 python3 - "$work/big.json" <<'PY'
 import base64, json, sys
-big = bytes((i * 7 + (i >> 11)) % 251 for i in range(3 << 20))
-json.dump({"sql": "INSERT INTO t (id, v, b, n) VALUES (3, 'big', ?, 0)",
-           "params": [{"blob": base64.b64encode(big).decode()}]}, open(sys.argv[1], "w"))
+big = bytes((i * 7 + (i >> 11)) % 251 for i in range(2_000_000))
+json.dump({"statements": [{"sql": "INSERT INTO t (id, v, b, n) VALUES (3, 'big', ?, 0)",
+           "params": [{"blob": base64.b64encode(big).decode()}]}]}, open(sys.argv[1], "w"))
+# Over the 2 MiB value limit: refused with a typed error.
+huge = bytes(3 << 20)
+json.dump({"statements": [{"sql": "INSERT INTO t (id, v, b, n) VALUES (99, 'huge', ?, 0)",
+           "params": [{"blob": base64.b64encode(huge).decode()}]}]}, open(sys.argv[1] + ".huge", "w"))
 PY
-big_check='len(r["results"][0]["rows"]) == 1 and __import__("base64").b64decode(r["results"][0]["rows"][0][0]["blob"]) == bytes((i * 7 + (i >> 11)) % 251 for i in range(3 << 20))'
+big_check='len(r["results"][0]["rows"]) == 1 and __import__("base64").b64decode(r["results"][0]["rows"][0][0]["blob"]) == bytes((i * 7 + (i >> 11)) % 251 for i in range(2_000_000))'
 
 start_wrangler
 echo "smoke: wrangler ready on $base"
@@ -128,17 +133,19 @@ sql a 200 '[{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, b BLOB, n I
 sql a 200 '[{"sql": "INSERT INTO t (id, v, b, n) VALUES (1, ?, ?, ?), (2, ?, ?, ?)",
             "params": ["x", {"blob": "AAH/"}, {"int": "9223372036854775807"}, "y", null, {"int": "-9007199254740993"}]}]' \
     | check 'r["results"][0]["rows_affected"] == 2' "insert rows"
-sql a 200 "$work/big.json" | check 'r["results"][0]["rows_affected"] == 1' "insert 3 MiB blob"
-# 9 MiB more of WAL: passes the Object's 8 MiB checkpoint threshold, so
+sql a 200 "$work/big.json" | check 'r["results"][0]["rows_affected"] == 1' "insert 2 MB blob"
+sql a 413 "$work/big.json.huge" | check 'r["error"]["code"] == "LIMIT_EXCEEDED"' "3 MiB blob is refused (LIMIT_EXCEEDED)"
+# 8 MB more of WAL: passes the Object's 8 MiB checkpoint threshold, so
 # pages reach dosql_page and the WAL is truncated before the restart.
 sql a 200 '[{"sql": "INSERT INTO t (id, v, b, n) SELECT id + 2, v, b, n FROM t WHERE id = 3"},
             {"sql": "INSERT INTO t (id, v, b, n) SELECT id + 3, v, b, n FROM t WHERE id = 3"},
-            {"sql": "INSERT INTO t (id, v, b, n) SELECT id + 4, v, b, n FROM t WHERE id = 3"}]' \
-    | check '[x["rows_affected"] for x in r["results"]] == [1, 1, 1]' "copy the blob thrice (checkpoint)"
+            {"sql": "INSERT INTO t (id, v, b, n) SELECT id + 4, v, b, n FROM t WHERE id = 3"},
+            {"sql": "INSERT INTO t (id, v, b, n) SELECT id + 5, v, b, n FROM t WHERE id = 3"}]' \
+    | check '[x["rows_affected"] for x in r["results"]] == [1, 1, 1, 1]' "copy the blob four times (checkpoint)"
 rows_1_2='[[1, "x", {"blob": "AAH/"}, {"int": "9223372036854775807"}], [2, "y", None, {"int": "-9007199254740993"}]]'
 sql a 200 '[{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}]' \
     | check "r[\"results\"][0][\"rows\"] == $rows_1_2" "read back exactly"
-sql a 200 '[{"sql": "SELECT b FROM t WHERE id = 3"}]' | check "$big_check" "read back 3 MiB blob"
+sql a 200 '[{"sql": "SELECT b FROM t WHERE id = 3"}]' | check "$big_check" "read back 2 MB blob"
 
 sql a 400 '[{"sql": "SELEC * FROM t"}]' \
     | check 'r["error"]["code"] == "SYNTAX" and not r["error"]["retryable"]' "syntax error is typed"
@@ -150,7 +157,7 @@ post a pipeline 200 '{"requests": [{"type": "begin"}, {"type": "exec", "sql": "I
 post a batch 400 '{"statements": 5}' | check 'r["error"]["code"] == "INVALID_REQUEST"' "malformed body is typed"
 post a batch 400 'not json' | check 'r["error"]["code"] == "INVALID_REQUEST"' "non-JSON body is typed"
 sql a 200 '[{"sql": "SELECT count(*) FROM t"}, {"sql": "SELECT count(*) FROM t WHERE id IN (10, 20)"}]' \
-    | check 'r["results"][0]["rows"] == [[6]] and r["results"][1]["rows"] == [[0]]' "failed batch and open pipeline left nothing; object still serves"
+    | check 'r["results"][0]["rows"] == [[7]] and r["results"][1]["rows"] == [[0]]' "failed batch and open pipeline left nothing; object still serves"
 
 sql b 404 '[{"sql": "SELECT * FROM t"}]' | check 'r["error"]["code"] == "NOT_FOUND"' "database b does not see a"
 sql b 200 '[{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"}, {"sql": "INSERT INTO t VALUES (1, ?)", "params": ["only in b"]}]' \
@@ -166,10 +173,10 @@ start_wrangler
 
 sql a 200 '[{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}]' \
     | check "r[\"results\"][0][\"rows\"] == $rows_1_2" "rows survive restart"
-for id in 3 5 6 7; do
-    sql a 200 "[{\"sql\": \"SELECT b FROM t WHERE id = $id\"}]" | check "$big_check" "3 MiB blob $id survives restart"
+for id in 3 5 6 7 8; do
+    sql a 200 "[{\"sql\": \"SELECT b FROM t WHERE id = $id\"}]" | check "$big_check" "2 MB blob $id survives restart"
 done
-sql a 200 '[{"sql": "SELECT count(*) FROM t"}]' | check 'r["results"][0]["rows"] == [[6]]' "no rolled-back row after restart"
+sql a 200 '[{"sql": "SELECT count(*) FROM t"}]' | check 'r["results"][0]["rows"] == [[7]]' "no rolled-back row after restart"
 sql b 200 '[{"sql": "SELECT v FROM t"}]' | check 'r["results"][0]["rows"] == [["only in b"]]' "database b survives restart"
 sql a 200 '[{"sql": "INSERT INTO t (id, v) VALUES (4, ?)", "params": ["after restart"]}]' \
     | check 'r["results"][0]["rows_affected"] == 1' "writes after restart"
