@@ -1,0 +1,1 @@
+//! The `dosql` shell (see `src/bin/dosql`).

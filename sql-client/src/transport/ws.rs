@@ -1,0 +1,279 @@
+//! The WebSocket transport: one socket, many requests in flight.
+//!
+//! ```text
+//!   callers ── Cmd{id, text, reply} ──> mpsc ──> connection task ──> socket
+//!   callers <── oneshot(reply) <── pending[id] <── connection task <── socket
+//! ```
+//!
+//! Each request gets a fresh id from the connection's counter; the task
+//! remembers its reply channel under that id and completes it when the
+//! frame with the same id arrives, so concurrent callers pipeline over one
+//! socket and answers may come in any order.
+//!
+//! Invariants: when the socket closes or fails, the task ends, the
+//! connection is marked closed, and every pending or queued request fails
+//! with a transport error (its reply channel is dropped): nothing is ever
+//! re-sent, since a request in flight may already have run. A caller that
+//! times out simply stops waiting; a late answer is discarded.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use shared_types::{ClientFrame, ErrorCode, Request, Response, ServerFrame, PROTOCOL_VERSION};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::Endpoint;
+use crate::error::{Error, Result};
+
+/// Why a WebSocket could not be opened.
+pub(crate) enum ConnectError {
+    /// The server answered the upgrade with something other than 101 or
+    /// 401: it does not speak WebSocket here, so HTTP may still work.
+    Unavailable(String),
+    Failed(Error),
+}
+
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Error {
+        match e {
+            ConnectError::Unavailable(why) => Error::Transport(why),
+            ConnectError::Failed(e) => e,
+        }
+    }
+}
+
+struct Cmd {
+    id: u64,
+    text: String,
+    /// None for fire-and-forget requests (closing a prepared statement).
+    reply: Option<oneshot::Sender<Response>>,
+}
+
+/// One open WebSocket.
+pub(crate) struct WsConn {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    next_id: AtomicU64,
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+/// State the connection task and the callers share.
+#[derive(Default)]
+struct Shared {
+    closed: AtomicBool,
+    /// Why the socket closed, for the errors of the requests it took down.
+    reason: Mutex<Option<String>>,
+}
+
+/// A request encoded as a frame, ready to send.
+pub(crate) struct Encoded {
+    id: u64,
+    pub text: String,
+}
+
+impl WsConn {
+    /// Opens the socket, checks the protocol version with `hello`, and
+    /// starts the connection task.
+    pub async fn connect(
+        endpoint: &Endpoint,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<WsConn, ConnectError> {
+        let failed = |e: Error| ConnectError::Failed(e);
+        let mut request = endpoint
+            .ws
+            .as_str()
+            .into_client_request()
+            .map_err(|e| failed(Error::Invalid(format!("bad WebSocket URL: {e}"))))?;
+        let auth = HeaderValue::from_str(&endpoint.auth).map_err(|_| {
+            failed(Error::Invalid(
+                "the token is not a valid header value".into(),
+            ))
+        })?;
+        request.headers_mut().insert("authorization", auth);
+        let opened =
+            tokio::time::timeout(connect_timeout, tokio_tungstenite::connect_async(request))
+                .await
+                .map_err(|_| failed(Error::Timeout(connect_timeout)))?;
+        let (socket, _) = opened.map_err(|e| upgrade_failure(&endpoint.ws, e))?;
+
+        let (cmds, queue) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(run(socket, queue, shared.clone()));
+        let conn = WsConn {
+            cmds,
+            next_id: AtomicU64::new(1),
+            shared,
+            timeout,
+        };
+        let hello = conn
+            .request(Request::Hello {
+                version: PROTOCOL_VERSION,
+            })
+            .await
+            .map_err(failed)?;
+        match hello {
+            Response::Hello { version, .. } if version == PROTOCOL_VERSION => Ok(conn),
+            Response::Hello { version, server } => Err(failed(Error::Protocol(format!(
+                "{server} speaks protocol {version}, this client {PROTOCOL_VERSION}"
+            )))),
+            other => Err(failed(unexpected("hello", &other))),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Encodes a request with a fresh id (the caller checks its size).
+    pub fn encode(&self, request: Request) -> Result<Encoded> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let text = serde_json::to_string(&ClientFrame { id, request })
+            .map_err(|e| Error::Invalid(format!("request does not encode: {e}")))?;
+        Ok(Encoded { id, text })
+    }
+
+    /// Sends an encoded request and waits for its answer; an error answer
+    /// becomes `Err`.
+    pub async fn send(&self, frame: Encoded) -> Result<Response> {
+        let (reply, answer) = oneshot::channel();
+        self.cmds
+            .send(Cmd {
+                id: frame.id,
+                text: frame.text,
+                reply: Some(reply),
+            })
+            .map_err(|_| self.closed_error())?;
+        match tokio::time::timeout(self.timeout, answer).await {
+            Err(_) => Err(Error::Timeout(self.timeout)),
+            Ok(Err(_)) => Err(self.closed_error()),
+            Ok(Ok(response)) => super::answer(response),
+        }
+    }
+
+    pub async fn request(&self, request: Request) -> Result<Response> {
+        let frame = self.encode(request)?;
+        self.send(frame).await
+    }
+
+    /// Sends without waiting for the answer (used from `Drop`).
+    pub fn send_nowait(&self, request: Request) {
+        if let Ok(frame) = self.encode(request) {
+            let _ = self.cmds.send(Cmd {
+                id: frame.id,
+                text: frame.text,
+                reply: None,
+            });
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        let reason = self.shared.reason.lock().expect("not poisoned").clone();
+        Error::Transport(reason.unwrap_or_else(|| "connection closed".into()))
+    }
+}
+
+fn upgrade_failure(url: &str, e: tungstenite::Error) -> ConnectError {
+    match e {
+        tungstenite::Error::Http(response) => {
+            let status = response.status().as_u16();
+            let body = response.body().as_deref().unwrap_or_default();
+            let wire = serde_json::from_slice::<shared_types::protocol::HttpError>(body).ok();
+            match (status, wire) {
+                (_, Some(h)) if h.error.code == ErrorCode::Auth => {
+                    ConnectError::Failed(Error::Server(h.error))
+                }
+                (401, _) => ConnectError::Failed(Error::server(
+                    ErrorCode::Auth,
+                    "the server refused the bearer token",
+                )),
+                (_, Some(h)) if status != 404 && status != 426 => {
+                    ConnectError::Failed(Error::Server(h.error))
+                }
+                _ => ConnectError::Unavailable(format!(
+                    "{url} answered HTTP {status} instead of a WebSocket upgrade"
+                )),
+            }
+        }
+        other => ConnectError::Failed(Error::Transport(format!(
+            "cannot connect to {url}: {other}"
+        ))),
+    }
+}
+
+pub(crate) fn unexpected(wanted: &str, got: &Response) -> Error {
+    let kind = serde_json::to_value(got)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "?".into());
+    Error::Protocol(format!("expected a {wanted:?} answer, got {kind:?}"))
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The connection task: writes queued frames, routes answers by id, and
+/// on any failure fails everything pending.
+async fn run(socket: Socket, mut queue: mpsc::UnboundedReceiver<Cmd>, shared: Arc<Shared>) {
+    let (mut sink, mut stream) = socket.split();
+    // Ordered so that an answer without an id goes to the oldest request:
+    // the server answers one connection's requests in order.
+    let mut pending: BTreeMap<u64, oneshot::Sender<Response>> = BTreeMap::new();
+    let reason = loop {
+        tokio::select! {
+            cmd = queue.recv() => match cmd {
+                Some(Cmd { id, text, reply }) => {
+                    if let Some(reply) = reply {
+                        pending.insert(id, reply);
+                    }
+                    if let Err(e) = sink.send(Message::text(text)).await {
+                        break format!("connection failed while sending: {e}");
+                    }
+                }
+                None => {
+                    // Every handle is gone: say goodbye politely.
+                    let _ = sink.close().await;
+                    break "connection closed by the client".into();
+                }
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    match serde_json::from_str::<ServerFrame>(text.as_str()) {
+                        Ok(ServerFrame { id: Some(id), response }) => {
+                            if let Some(reply) = pending.remove(&id) {
+                                let _ = reply.send(response);
+                            }
+                        }
+                        Ok(ServerFrame { id: None, response }) => {
+                            if let Some((_, reply)) = pending.pop_first() {
+                                let _ = reply.send(response);
+                            }
+                        }
+                        Err(e) => break format!("the server sent an undecodable frame: {e}"),
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    break match frame {
+                        Some(f) => format!("connection closed by the server ({}: {})", f.code, f.reason),
+                        None => "connection closed by the server".into(),
+                    };
+                }
+                Some(Ok(_)) => {} // pings are answered by tungstenite; binary frames are not ours
+                Some(Err(e)) => break format!("connection failed: {e}"),
+                None => break "connection closed by the server".into(),
+            },
+        }
+    };
+    *shared.reason.lock().expect("not poisoned") = Some(reason);
+    shared.closed.store(true, Ordering::Release);
+    // Dropping the reply senders fails every waiting caller; closing the
+    // queue fails queued and future sends.
+    queue.close();
+    drop(pending);
+}
