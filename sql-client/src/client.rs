@@ -66,6 +66,15 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("pipeline", &self.inner.endpoint.pipeline)
+            .field("websocket", &self.inner.websocket)
+            .finish()
+    }
+}
+
 pub(crate) struct Inner {
     endpoint: Endpoint,
     pub(crate) config: Config,

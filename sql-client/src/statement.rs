@@ -127,6 +127,15 @@ impl Statement {
     }
 }
 
+impl std::fmt::Debug for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Statement")
+            .field("sql", &self.sql)
+            .field("params", &self.info.params)
+            .finish()
+    }
+}
+
 impl Drop for Statement {
     fn drop(&mut self) {
         if let Some((weak, stmt)) = self.handle.get_mut().take() {

@@ -127,6 +127,14 @@ fn backoff(config: &crate::client::Config, attempt: u32) -> Duration {
     half + Duration::from_nanos(noise % (half.as_nanos() as u64 + 1))
 }
 
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("finished", &self.finished.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
 impl Transaction {
     pub async fn query(&self, sql: &str, params: impl IntoParams) -> Result<Rows> {
         one_result(
