@@ -19,7 +19,9 @@ struct User {
 #[tokio::main]
 async fn main() -> sql_client::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:8787/db/app".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:8787/db/app".into());
     let token = args.next().unwrap_or_else(|| "secret".into());
 
     let db = Client::connect(&url, &token).await?;
@@ -29,12 +31,17 @@ async fn main() -> sql_client::Result<()> {
     )
     .await?;
     let added = db
-        .execute("INSERT INTO users(name, avatar) VALUES (?, ?)", ("ada", vec![0u8, 1, 2]))
+        .execute(
+            "INSERT INTO users(name, avatar) VALUES (?, ?)",
+            ("ada", vec![0u8, 1, 2]),
+        )
         .await?;
     println!("inserted row {}", added.last_insert_rowid);
 
     // Prepared once, re-prepared transparently after a reconnect.
-    let by_name = db.prepare("SELECT id, name, avatar FROM users WHERE name = :name").await?;
+    let by_name = db
+        .prepare("SELECT id, name, avatar FROM users WHERE name = :name")
+        .await?;
     let users: Vec<User> = by_name.query(named! {"name" => "ada"}).await?.decode()?;
     for u in &users {
         println!("user {} {} avatar {:?}", u.id, u.name, u.avatar);
@@ -53,7 +60,8 @@ async fn main() -> sql_client::Result<()> {
     // BEGIN .. COMMIT on a dedicated connection, re-run on CONFLICT.
     let total: i64 = db
         .transaction(|tx| async move {
-            tx.execute("UPDATE users SET name = upper(name) WHERE id = 1", ()).await?;
+            tx.execute("UPDATE users SET name = upper(name) WHERE id = 1", ())
+                .await?;
             tx.query("SELECT count(*) FROM users", ()).await?.one()
         })
         .await?;

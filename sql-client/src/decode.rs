@@ -18,8 +18,9 @@
 use std::fmt;
 
 use serde::de::{
-    self, value::BorrowedStrDeserializer, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess,
-    Visitor,
+    self,
+    value::{BorrowedStrDeserializer, SeqDeserializer},
+    DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
 use shared_types::Value;
@@ -252,7 +253,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'de> {
         // `Vec<u8>` asks for a sequence; a blob is one of bytes.
         match self.0 {
             Value::Blob(b) => {
-                v.visit_seq(b.iter().copied().collect::<Vec<u8>>().into_deserializer())
+                v.visit_seq(SeqDeserializer::<_, DecodeError>::new(b.iter().copied()))
             }
             _ => self.deserialize_any(v),
         }

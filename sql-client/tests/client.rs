@@ -32,16 +32,25 @@ async fn crud_round_trip() {
         .unwrap();
     assert_eq!((r.rows_affected, r.last_insert_rowid), (1, 1));
     let r = db
-        .execute("INSERT INTO users(name, score) VALUES (?1, ?2), (?1, NULL)", params!["bob", 7])
+        .execute(
+            "INSERT INTO users(name, score) VALUES (?1, ?2), (?1, NULL)",
+            params!["bob", 7],
+        )
         .await
         .unwrap();
     assert_eq!((r.rows_affected, r.last_insert_rowid), (2, 3));
     let r = db
-        .execute("UPDATE users SET score = score + 1 WHERE name = :n", named! {"n" => "bob"})
+        .execute(
+            "UPDATE users SET score = score + 1 WHERE name = :n",
+            named! {"n" => "bob"},
+        )
         .await
         .unwrap();
     assert_eq!(r.rows_affected, 2);
-    let rows = db.query("SELECT id, name, score FROM users ORDER BY id", ()).await.unwrap();
+    let rows = db
+        .query("SELECT id, name, score FROM users ORDER BY id", ())
+        .await
+        .unwrap();
     assert_eq!(rows.columns, ["id", "name", "score"]);
     assert_eq!(
         rows.rows,
@@ -51,16 +60,27 @@ async fn crud_round_trip() {
             vec![Value::Integer(3), "bob".into(), Value::Null],
         ]
     );
-    let r = db.execute("DELETE FROM users WHERE score IS NULL", ()).await.unwrap();
+    let r = db
+        .execute("DELETE FROM users WHERE score IS NULL", ())
+        .await
+        .unwrap();
     assert_eq!(r.rows_affected, 1);
-    let n: i64 = db.query("SELECT count(*) FROM users", ()).await.unwrap().one().unwrap();
+    let n: i64 = db
+        .query("SELECT count(*) FROM users", ())
+        .await
+        .unwrap()
+        .one()
+        .unwrap();
     assert_eq!(n, 2);
 
     let e = db.query("SELEC 1", ()).await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Syntax), "{e}");
     let e = db.query("SELECT * FROM nope", ()).await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::NotFound), "{e}");
-    let e = db.execute("INSERT INTO users(id, name) VALUES (1, 'dup')", ()).await.unwrap_err();
+    let e = db
+        .execute("INSERT INTO users(id, name) VALUES (1, 'dup')", ())
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Constraint), "{e}");
     assert!(!e.is_retryable());
     // The connection goes on serving after errors.
@@ -71,7 +91,9 @@ async fn crud_round_trip() {
 async fn bigints_blobs_and_reals_are_exact() {
     let server = Server::start();
     let db = client(&server).await;
-    db.execute("CREATE TABLE v(i INTEGER, r REAL, t TEXT, b BLOB)", ()).await.unwrap();
+    db.execute("CREATE TABLE v(i INTEGER, r REAL, t TEXT, b BLOB)", ())
+        .await
+        .unwrap();
     let all_bytes: Vec<u8> = (0..=255).collect();
     let cases = [
         (i64::MIN, 0.1, "ünïcödé 🦀", all_bytes.clone()),
@@ -84,8 +106,12 @@ async fn bigints_blobs_and_reals_are_exact() {
             .await
             .unwrap();
     }
-    let got: Vec<(i64, f64, String, Vec<u8>)> =
-        db.query("SELECT i, r, t, b FROM v", ()).await.unwrap().decode().unwrap();
+    let got: Vec<(i64, f64, String, Vec<u8>)> = db
+        .query("SELECT i, r, t, b FROM v", ())
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
     assert_eq!(got.len(), cases.len());
     for ((i, r, t, b), want) in got.iter().zip(&cases) {
         assert_eq!(*i, want.0);
@@ -94,12 +120,23 @@ async fn bigints_blobs_and_reals_are_exact() {
         assert_eq!(b, &want.3);
     }
     let types: Vec<(String, String, String, String)> = db
-        .query("SELECT typeof(i), typeof(r), typeof(t), typeof(b) FROM v LIMIT 1", ())
+        .query(
+            "SELECT typeof(i), typeof(r), typeof(t), typeof(b) FROM v LIMIT 1",
+            (),
+        )
         .await
         .unwrap()
         .decode()
         .unwrap();
-    assert_eq!(types[0], ("integer".into(), "real".into(), "text".into(), "blob".into()));
+    assert_eq!(
+        types[0],
+        (
+            "integer".into(),
+            "real".into(),
+            "text".into(),
+            "blob".into()
+        )
+    );
     // Arithmetic on the server sees the exact value.
     let max: i64 = db
         .query("SELECT ? - 1", [i64::MAX])
@@ -131,7 +168,10 @@ async fn rows_decode_into_structs_and_tuples() {
     .unwrap();
     // Column order differs from field order: structs map by name.
     let items: Vec<Item> = db
-        .query("SELECT active, data, note, name, id FROM items ORDER BY id", ())
+        .query(
+            "SELECT active, data, note, name, id FROM items ORDER BY id",
+            (),
+        )
         .await
         .unwrap()
         .decode()
@@ -139,8 +179,20 @@ async fn rows_decode_into_structs_and_tuples() {
     assert_eq!(
         items,
         vec![
-            Item { id: 1, name: "a".into(), note: None, data: Some(vec![1, 2]), active: true },
-            Item { id: 2, name: "b".into(), note: Some("x".into()), data: None, active: false },
+            Item {
+                id: 1,
+                name: "a".into(),
+                note: None,
+                data: Some(vec![1, 2]),
+                active: true
+            },
+            Item {
+                id: 2,
+                name: "b".into(),
+                note: Some("x".into()),
+                data: None,
+                active: false
+            },
         ]
     );
     let pairs: Vec<(i64, Option<String>)> = db
@@ -176,12 +228,19 @@ async fn exec_script_schema_and_ping() {
     assert_eq!(results[2].rows_affected, 2);
     assert_eq!(results[3].rows, vec![vec![Value::Integer(2)]]);
     let schema = db.schema().await.unwrap();
-    let a = schema.tables.iter().find(|t| t.name == "a").expect("table a");
+    let a = schema
+        .tables
+        .iter()
+        .find(|t| t.name == "a")
+        .expect("table a");
     assert_eq!(a.kind, "table");
     let cols: Vec<&str> = a.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(cols, ["x", "y"]);
     assert!(a.columns[1].not_null);
-    assert!(a.indexes.iter().any(|i| i.name == "a_y" && i.columns == ["y"]));
+    assert!(a
+        .indexes
+        .iter()
+        .any(|i| i.name == "a_y" && i.columns == ["y"]));
     db.ping().await.unwrap();
     // A script stops at its first failure, which names the statement.
     let e = db
@@ -190,7 +249,12 @@ async fn exec_script_schema_and_ping() {
         .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Constraint));
     assert_eq!(e.wire().unwrap().statement, Some(1));
-    let xs: Vec<i64> = db.query("SELECT x FROM a ORDER BY x", ()).await.unwrap().decode().unwrap();
+    let xs: Vec<i64> = db
+        .query("SELECT x FROM a ORDER BY x", ())
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
     assert_eq!(xs, [1, 2, 3]);
 }
 
@@ -198,7 +262,9 @@ async fn exec_script_schema_and_ping() {
 async fn prepared_statements_run_repeatedly_and_survive_a_restart() {
     let server = Server::start();
     let db = client(&server).await;
-    db.execute("CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT)", ()).await.unwrap();
+    db.execute("CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT)", ())
+        .await
+        .unwrap();
     let insert = db.prepare("INSERT INTO kv VALUES (?, ?)").await.unwrap();
     assert_eq!(insert.param_count(), 2);
     for k in 0..20 {
@@ -219,7 +285,12 @@ async fn prepared_statements_run_repeatedly_and_survive_a_restart() {
     let v: String = get.query(named! {"k" => 19}).await.unwrap().one().unwrap();
     assert_eq!(v, "v19");
     insert.execute((100, "after")).await.unwrap();
-    let n: i64 = db.query("SELECT count(*) FROM kv", ()).await.unwrap().one().unwrap();
+    let n: i64 = db
+        .query("SELECT count(*) FROM kv", ())
+        .await
+        .unwrap()
+        .one()
+        .unwrap();
     assert_eq!(n, 21);
     drop(server);
 }
@@ -243,7 +314,10 @@ async fn concurrent_calls_pipeline_over_one_socket() {
     let calls = (0..64i64).map(|i| {
         let db = db.clone();
         tokio::spawn(async move {
-            let rows = db.query("SELECT ?1 * 2, ?2", (i, format!("n{i}"))).await.unwrap();
+            let rows = db
+                .query("SELECT ?1 * 2, ?2", (i, format!("n{i}")))
+                .await
+                .unwrap();
             rows.one::<(i64, String)>().unwrap()
         })
     });
@@ -261,7 +335,9 @@ async fn concurrent_calls_pipeline_over_one_socket() {
 async fn batches_are_atomic_when_transactional() {
     let server = Server::start();
     let db = client(&server).await;
-    db.execute("CREATE TABLE b(id INTEGER PRIMARY KEY, v TEXT)", ()).await.unwrap();
+    db.execute("CREATE TABLE b(id INTEGER PRIMARY KEY, v TEXT)", ())
+        .await
+        .unwrap();
     let ok = db
         .batch(
             vec![
@@ -286,13 +362,27 @@ async fn batches_are_atomic_when_transactional() {
     let e = db.batch(failing(), true).await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Constraint), "{e}");
     assert_eq!(e.wire().unwrap().statement, Some(1));
-    let ids: Vec<i64> = db.query("SELECT id FROM b ORDER BY id", ()).await.unwrap().decode().unwrap();
+    let ids: Vec<i64> = db
+        .query("SELECT id FROM b ORDER BY id", ())
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
     assert_eq!(ids, [1, 2], "a failed transactional batch left changes");
 
     let e = db.batch(failing(), false).await.unwrap_err();
     assert_eq!(e.wire().unwrap().statement, Some(1));
-    let ids: Vec<i64> = db.query("SELECT id FROM b ORDER BY id", ()).await.unwrap().decode().unwrap();
-    assert_eq!(ids, [1, 2, 3], "a non-transactional batch keeps what ran before the failure");
+    let ids: Vec<i64> = db
+        .query("SELECT id FROM b ORDER BY id", ())
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
+    assert_eq!(
+        ids,
+        [1, 2, 3],
+        "a non-transactional batch keeps what ran before the failure"
+    );
 }
 
 #[tokio::test]
@@ -302,10 +392,17 @@ async fn frames_over_the_websocket_limit_go_over_http() {
     db.execute("CREATE TABLE big(b BLOB)", ()).await.unwrap();
     // 1.5 MiB of bytes is 2 MiB of base64: twice the WebSocket limit.
     let blob: Vec<u8> = (0..(3 << 19)).map(|i: u32| (i % 251) as u8).collect();
-    db.execute("INSERT INTO big VALUES (?)", [blob.clone()]).await.unwrap();
+    db.execute("INSERT INTO big VALUES (?)", [blob.clone()])
+        .await
+        .unwrap();
     let insert = db.prepare("INSERT INTO big VALUES (?)").await.unwrap();
     insert.execute([blob.clone()]).await.unwrap();
-    let got: Vec<Vec<u8>> = db.query("SELECT b FROM big", ()).await.unwrap().decode().unwrap();
+    let got: Vec<Vec<u8>> = db
+        .query("SELECT b FROM big", ())
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
     assert_eq!(got, vec![blob.clone(), blob]);
 }
 
@@ -313,13 +410,22 @@ async fn frames_over_the_websocket_limit_go_over_http() {
 async fn transactions_commit_or_roll_back() {
     let server = Server::start();
     let db = client(&server).await;
-    db.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, bal INTEGER)", ()).await.unwrap();
-    db.execute("INSERT INTO acct VALUES (1, 100), (2, 0)", ()).await.unwrap();
+    db.execute("CREATE TABLE acct(id INTEGER PRIMARY KEY, bal INTEGER)", ())
+        .await
+        .unwrap();
+    db.execute("INSERT INTO acct VALUES (1, 100), (2, 0)", ())
+        .await
+        .unwrap();
     let moved = db
         .transaction(|tx| async move {
-            tx.execute("UPDATE acct SET bal = bal - 30 WHERE id = 1", ()).await?;
-            tx.execute("UPDATE acct SET bal = bal + 30 WHERE id = 2", ()).await?;
-            let inside: i64 = tx.query("SELECT bal FROM acct WHERE id = 2", ()).await?.one()?;
+            tx.execute("UPDATE acct SET bal = bal - 30 WHERE id = 1", ())
+                .await?;
+            tx.execute("UPDATE acct SET bal = bal + 30 WHERE id = 2", ())
+                .await?;
+            let inside: i64 = tx
+                .query("SELECT bal FROM acct WHERE id = 2", ())
+                .await?
+                .one()?;
             Ok(inside)
         })
         .await
@@ -334,11 +440,23 @@ async fn transactions_commit_or_roll_back() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Constraint));
-    let bals: Vec<(i64, i64)> = db.query("SELECT id, bal FROM acct ORDER BY id", ()).await.unwrap().decode().unwrap();
-    assert_eq!(bals, [(1, 70), (2, 30)], "the failed transaction was rolled back");
+    let bals: Vec<(i64, i64)> = db
+        .query("SELECT id, bal FROM acct ORDER BY id", ())
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
+    assert_eq!(
+        bals,
+        [(1, 70), (2, 30)],
+        "the failed transaction was rolled back"
+    );
     // A handle kept past the closure refuses to run.
     let kept = db.transaction(|tx| async move { Ok(tx) }).await.unwrap();
-    assert!(matches!(kept.query("SELECT 1", ()).await, Err(Error::Invalid(_))));
+    assert!(matches!(
+        kept.query("SELECT 1", ()).await,
+        Err(Error::Invalid(_))
+    ));
 }
 
 #[tokio::test]
@@ -346,8 +464,15 @@ async fn conflicting_transactions_retry_until_both_commit() {
     let server = Server::start();
     let a = client(&server).await;
     let b = client(&server).await;
-    a.execute("CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER)", ()).await.unwrap();
-    a.execute("INSERT INTO counter VALUES (1, 0)", ()).await.unwrap();
+    a.execute(
+        "CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER)",
+        (),
+    )
+    .await
+    .unwrap();
+    a.execute("INSERT INTO counter VALUES (1, 0)", ())
+        .await
+        .unwrap();
     // Both read before either writes, so one of them must conflict.
     let barrier = Arc::new(tokio::sync::Barrier::new(2));
     let attempts = Arc::new(AtomicU32::new(0));
@@ -359,11 +484,15 @@ async fn conflicting_transactions_retry_until_both_commit() {
                 let barrier = barrier.clone();
                 let first = attempts.fetch_add(1, Ordering::SeqCst) < 2;
                 async move {
-                    let n: i64 = tx.query("SELECT n FROM counter WHERE id = 1", ()).await?.one()?;
+                    let n: i64 = tx
+                        .query("SELECT n FROM counter WHERE id = 1", ())
+                        .await?
+                        .one()?;
                     if first {
                         barrier.wait().await;
                     }
-                    tx.execute("UPDATE counter SET n = ? WHERE id = 1", [n + 1]).await?;
+                    tx.execute("UPDATE counter SET n = ? WHERE id = 1", [n + 1])
+                        .await?;
                     Ok(n)
                 }
             })
@@ -374,16 +503,31 @@ async fn conflicting_transactions_retry_until_both_commit() {
     let (ra, rb) = (ra.await.unwrap().unwrap(), rb.await.unwrap().unwrap());
     let mut seen = [ra, rb];
     seen.sort();
-    assert_eq!(seen, [0, 1], "each increment saw the other's commit or none");
-    let n: i64 = a.query("SELECT n FROM counter", ()).await.unwrap().one().unwrap();
+    assert_eq!(
+        seen,
+        [0, 1],
+        "each increment saw the other's commit or none"
+    );
+    let n: i64 = a
+        .query("SELECT n FROM counter", ())
+        .await
+        .unwrap()
+        .one()
+        .unwrap();
     assert_eq!(n, 2, "no lost update");
-    assert!(attempts.load(Ordering::SeqCst) >= 3, "one transaction had to retry");
+    assert!(
+        attempts.load(Ordering::SeqCst) >= 3,
+        "one transaction had to retry"
+    );
 
     // Without retries the conflict reaches the caller, typed and retryable.
     let no_retry = Client::connect_with(
         &server.url("test"),
         TOKEN,
-        Config { transaction_retries: 0, ..Config::default() },
+        Config {
+            transaction_retries: 0,
+            ..Config::default()
+        },
     )
     .await
     .unwrap();
@@ -436,10 +580,15 @@ async fn a_transaction_whose_server_dies_is_reported_lost() {
 async fn bad_tokens_are_refused_on_every_transport() {
     let server = Server::start();
     let url = server.url("test");
-    let e = Client::connect(&url, "wrong").await.err().expect("refused");
+    let e = Client::connect(&url, "wrong").await.expect_err("refused");
     assert_eq!(e.code(), Some(ErrorCode::Auth), "{e}");
-    let http = Config { http_only: true, ..Config::default() };
-    let e = Client::connect_with(&url, "wrong", http.clone()).await.err().expect("refused");
+    let http = Config {
+        http_only: true,
+        ..Config::default()
+    };
+    let e = Client::connect_with(&url, "wrong", http.clone())
+        .await
+        .expect_err("refused");
     assert_eq!(e.code(), Some(ErrorCode::Auth), "{e}");
     // HTTP-only with the right token works, including prepared statements.
     let db = Client::connect_with(&url, TOKEN, http).await.unwrap();
@@ -447,13 +596,21 @@ async fn bad_tokens_are_refused_on_every_transport() {
     db.execute("CREATE TABLE h(x)", ()).await.unwrap();
     let ins = db.prepare("INSERT INTO h VALUES (?)").await.unwrap();
     ins.execute([5]).await.unwrap();
-    let x: i64 = db.query("SELECT x FROM h", ()).await.unwrap().one().unwrap();
+    let x: i64 = db
+        .query("SELECT x FROM h", ())
+        .await
+        .unwrap()
+        .one()
+        .unwrap();
     assert_eq!(x, 5);
     assert!(db.transaction(|_tx| async { Ok(()) }).await.is_err());
 }
 
 #[tokio::test]
 async fn bad_urls_fail_before_any_io() {
-    let e = Client::connect("http://127.0.0.1:1/nodb", TOKEN).await.err().unwrap();
+    let e = Client::connect("http://127.0.0.1:1/nodb", TOKEN)
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }

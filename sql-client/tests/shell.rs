@@ -61,8 +61,14 @@ fn a_piped_script_prints_tables_and_errors() {
 ";
     assert!(stdout.starts_with(table), "{stdout}");
     let rest = &stdout[table.len()..];
-    assert!(rest.starts_with("t\nCREATE TABLE t(id INTEGER PRIMARY KEY,\n  name TEXT);\n"), "{rest}");
-    assert!(rest.contains("| n |\n+---+\n| 3 |\n+---+\n(1 row)\nRun Time: real "), "{rest}");
+    assert!(
+        rest.starts_with("t\nCREATE TABLE t(id INTEGER PRIMARY KEY,\n  name TEXT);\n"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("| n |\n+---+\n| 3 |\n+---+\n(1 row)\nRun Time: real "),
+        "{rest}"
+    );
     assert!(stderr.contains("Error: SYNTAX"), "{stderr}");
     assert!(stderr.contains("unknown command .nope"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "errors make a script fail");
@@ -72,7 +78,14 @@ fn a_piped_script_prints_tables_and_errors() {
 fn command_and_file_modes() {
     let server = Server::start();
     let url = server.url("modes");
-    let out = dosql(&url, &["-c", "CREATE TABLE x(a); INSERT INTO x VALUES (42); SELECT a FROM x"], "");
+    let out = dosql(
+        &url,
+        &[
+            "-c",
+            "CREATE TABLE x(a); INSERT INTO x VALUES (42); SELECT a FROM x",
+        ],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("| 42 |"));
     let dir = tempfile::tempdir().unwrap();
@@ -113,14 +126,21 @@ fn import_then_dump_recreates_the_database_exactly() {
     let src = server.url("src");
     let out = dosql(&src, &[], &script);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("| 1234 | 0 | Person, 999 |"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("| 1234 | 0 | Person, 999 |"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let dump = dosql(&src, &["-c", ".dump"], "");
     assert!(dump.status.success(), "{}", text(&dump.stderr));
     let dump = text(&dump.stdout);
     assert!(dump.starts_with("BEGIN TRANSACTION;\n"), "{dump}");
     assert!(dump.ends_with("COMMIT;\n"));
-    assert!(dump.contains("INSERT INTO vals VALUES(9223372036854775807,0.1,'it''s',X'00FF10');"), "{dump}");
+    assert!(
+        dump.contains("INSERT INTO vals VALUES(9223372036854775807,0.1,'it''s',X'00FF10');"),
+        "{dump}"
+    );
     assert!(dump.contains("INSERT INTO vals VALUES(-9223372036854775808,1e300,'',X'');"));
     assert!(dump.contains("INSERT INTO vals VALUES(4,2.0,'x\ny',X'7F');"));
     assert!(dump.contains("INSERT INTO people VALUES('1233','Person, 1233','say \"hi\"');"));
@@ -131,8 +151,19 @@ fn import_then_dump_recreates_the_database_exactly() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let again = dosql(&copy, &["-c", ".dump"], "");
     assert_eq!(text(&again.stdout), dump);
-    let types = dosql(&copy, &["-c", "SELECT typeof(i), typeof(r), typeof(b) FROM vals WHERE i = 4"], "");
-    assert!(text(&types.stdout).contains("| integer   | real      | blob      |"), "{}", text(&types.stdout));
+    let types = dosql(
+        &copy,
+        &[
+            "-c",
+            "SELECT typeof(i), typeof(r), typeof(b) FROM vals WHERE i = 4",
+        ],
+        "",
+    );
+    assert!(
+        text(&types.stdout).contains("| integer   | real      | blob      |"),
+        "{}",
+        text(&types.stdout)
+    );
 }
 
 #[test]
@@ -154,6 +185,9 @@ fn importing_into_an_existing_table_takes_every_row() {
     assert!(stdout.contains("| 2 | integer     | NULL  |"), "{stdout}");
     assert!(stdout.contains("| 3 | integer     | three |"), "{stdout}");
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("line 2: expected 2 columns but found 1"), "{stderr}");
+    assert!(
+        stderr.contains("line 2: expected 2 columns but found 1"),
+        "{stderr}"
+    );
     assert!(stderr.contains("extras ignored"), "{stderr}");
 }
