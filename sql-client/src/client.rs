@@ -12,9 +12,12 @@
 //! [`limits::MAX_WS_FRAME_BYTES`] (then over `POST /v1/pipeline`, which is
 //! correct because such requests carry no connection state), or the server
 //! has no WebSocket endpoint (then every call goes over HTTP and
-//! interactive transactions are unavailable). A socket that drops fails
+//! interactive transactions are unavailable). An oversized request is
+//! refused instead while a BEGIN statement sent on the shared socket has
+//! left a transaction open there, since HTTP would run it outside. A socket that drops fails
 //! its pending requests; the next call opens a new one.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use shared_types::{
 use crate::error::{Error, Result};
 use crate::params::IntoParams;
 use crate::rows::{ExecResult, Rows};
+use crate::split::transaction_effect;
 use crate::transport::http::Http;
 use crate::transport::ws::{unexpected, ConnectError, WsConn};
 use crate::transport::Endpoint;
@@ -211,12 +215,45 @@ impl Client {
         if !self.inner.websocket {
             return self.inner.http.single(request).await;
         }
+        let effect = match &request {
+            Request::Query { sql, .. } | Request::Exec { sql, .. } => transaction_effect(sql),
+            _ => None,
+        };
         let conn = self.shared().await?;
         let frame = conn.encode(request.clone())?;
         if frame.text.len() > limits::MAX_WS_FRAME_BYTES {
-            return self.inner.http.single(request).await;
+            return self.oversized(&conn, frame.text.len(), request).await;
         }
-        conn.send(frame).await
+        let out = conn.send(frame).await;
+        match (&out, effect) {
+            (Ok(_), Some(open)) => conn.in_transaction.store(open, Ordering::Relaxed),
+            // A failed BEGIN may still have opened something: stay careful.
+            (Err(_), Some(true)) => conn.in_transaction.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+        out
+    }
+
+    /// Sends a request too large for a WebSocket frame over HTTP, where it
+    /// runs on a session of its own: refused if the socket has a
+    /// transaction open, which the request would silently escape.
+    pub(crate) async fn oversized(
+        &self,
+        conn: &WsConn,
+        size: usize,
+        request: Request,
+    ) -> Result<Response> {
+        if conn.in_transaction.load(Ordering::Relaxed) {
+            return Err(Error::server(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "a request of {size} bytes exceeds the {} byte WebSocket limit, and HTTP \
+                     would run it outside the transaction open on this connection",
+                    limits::MAX_WS_FRAME_BYTES
+                ),
+            ));
+        }
+        self.inner.http.single(request).await
     }
 
     /// The shared socket, reopened if it dropped.

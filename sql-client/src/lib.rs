@@ -30,6 +30,7 @@ mod error;
 mod params;
 mod rows;
 pub mod shell;
+pub mod split;
 mod statement;
 mod transaction;
 mod transport;

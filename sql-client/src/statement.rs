@@ -117,7 +117,8 @@ impl Statement {
         };
         let frame = conn.encode(Request::Execute { stmt, params })?;
         if frame.text.len() > limits::MAX_WS_FRAME_BYTES {
-            return one_result(self.client.http().single(by_text).await?);
+            let size = frame.text.len();
+            return one_result(self.client.oversized(&conn, size, by_text).await?);
         }
         one_result(conn.send(frame).await?)
     }

@@ -403,7 +403,29 @@ async fn frames_over_the_websocket_limit_go_over_http() {
         .unwrap()
         .decode()
         .unwrap();
-    assert_eq!(got, vec![blob.clone(), blob]);
+    assert_eq!(got, vec![blob.clone(), blob.clone()]);
+
+    // HTTP would run it outside a transaction opened on the socket: refused.
+    db.execute("BEGIN", ()).await.unwrap();
+    let e = db
+        .execute("INSERT INTO big VALUES (?)", [blob.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::LimitExceeded), "{e}");
+    db.execute("INSERT INTO big VALUES (x'00')", ())
+        .await
+        .unwrap();
+    db.execute("ROLLBACK", ()).await.unwrap();
+    db.execute("INSERT INTO big VALUES (?)", [blob])
+        .await
+        .unwrap();
+    let n: i64 = db
+        .query("SELECT count(*) FROM big", ())
+        .await
+        .unwrap()
+        .one()
+        .unwrap();
+    assert_eq!(n, 3);
 }
 
 #[tokio::test]

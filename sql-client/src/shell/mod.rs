@@ -14,7 +14,6 @@
 pub mod dump;
 pub mod import;
 pub mod quote;
-pub mod split;
 pub mod table;
 
 use std::future::Future;
@@ -23,7 +22,7 @@ use std::pin::Pin;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use split::Splitter;
+use crate::split::Splitter;
 
 /// What the input loop does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

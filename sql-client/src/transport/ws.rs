@@ -57,6 +57,9 @@ struct Cmd {
 
 /// One open WebSocket.
 pub(crate) struct WsConn {
+    /// Whether the client believes a transaction is open on this socket
+    /// (a BEGIN statement succeeded and no COMMIT/ROLLBACK followed).
+    pub in_transaction: AtomicBool,
     cmds: mpsc::UnboundedSender<Cmd>,
     next_id: AtomicU64,
     shared: Arc<Shared>,
@@ -107,6 +110,7 @@ impl WsConn {
         let shared = Arc::new(Shared::default());
         tokio::spawn(run(socket, queue, shared.clone()));
         let conn = WsConn {
+            in_transaction: AtomicBool::new(false),
             cmds,
             next_id: AtomicU64::new(1),
             shared,

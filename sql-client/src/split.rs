@@ -111,6 +111,45 @@ impl Splitter {
     }
 }
 
+/// How running `sql` changes whether its connection has a transaction
+/// open: `Some(true)` if it (last) opens one, `Some(false)` if it (last)
+/// ends one, `None` if it does neither. Judged by each statement's first
+/// keyword (BEGIN, SAVEPOINT / COMMIT, END, ROLLBACK without TO).
+pub fn transaction_effect(sql: &str) -> Option<bool> {
+    split_script(sql)
+        .iter()
+        .rev()
+        .find_map(|stmt| match code_words(stmt).next().as_deref() {
+            Some("BEGIN" | "SAVEPOINT") => Some(true),
+            Some("COMMIT" | "END") => Some(false),
+            Some("ROLLBACK") if !stmt.to_ascii_uppercase().contains(" TO ") => Some(false),
+            _ => None,
+        })
+}
+
+/// The upper-cased words of a statement, after leading comments.
+fn code_words(stmt: &str) -> impl Iterator<Item = String> + '_ {
+    let mut rest = stmt.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r
+                .split_once("*/")
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else {
+            break;
+        }
+    }
+    rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_uppercase())
+}
+
 /// Splits a whole script (a `.read` file, `-c` text) into statements.
 pub fn split_script(text: &str) -> Vec<String> {
     let mut s = Splitter::new();
@@ -168,6 +207,25 @@ mod tests {
             vec!["SELECT 1;", "SELECT 2"]
         );
         assert_eq!(split_script("SELECT '--;'"), vec!["SELECT '--;'"]);
+    }
+
+    #[test]
+    fn transaction_effects_follow_the_last_boundary() {
+        assert_eq!(transaction_effect("begin"), Some(true));
+        assert_eq!(
+            transaction_effect("-- x\n/* y */ BEGIN IMMEDIATE;"),
+            Some(true)
+        );
+        assert_eq!(
+            transaction_effect("BEGIN; INSERT INTO t VALUES (1); COMMIT;"),
+            Some(false)
+        );
+        assert_eq!(transaction_effect("end transaction"), Some(false));
+        assert_eq!(transaction_effect("ROLLBACK"), Some(false));
+        assert_eq!(transaction_effect("ROLLBACK TO sp"), None);
+        assert_eq!(transaction_effect("SAVEPOINT sp"), Some(true));
+        assert_eq!(transaction_effect("SELECT 'BEGIN'"), None);
+        assert_eq!(transaction_effect("INSERT INTO begin_log VALUES (1)"), None);
     }
 
     #[test]
