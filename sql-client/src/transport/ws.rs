@@ -281,3 +281,162 @@ async fn run(socket: Socket, mut queue: mpsc::UnboundedReceiver<Cmd>, shared: Ar
     queue.close();
     drop(pending);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The connection task against a scripted peer, for what a real server
+    //! never does on demand: answering out of order, and dying mid-request.
+
+    use shared_types::{StatementResult, Value};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A peer that answers `hello`, then hands each later frame to `script`.
+    async fn peer<F, Fut>(script: F) -> Endpoint
+    where
+        F: FnOnce(Socket2) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let hello = next_frame(&mut ws).await;
+            reply(
+                &mut ws,
+                hello.id,
+                Response::Hello {
+                    version: 1,
+                    server: "peer".into(),
+                },
+            )
+            .await;
+            script(ws).await;
+        });
+        Endpoint::parse(&format!("http://{addr}/db/x"), "t").unwrap()
+    }
+
+    type Socket2 = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+    async fn next_frame(ws: &mut Socket2) -> ClientFrame {
+        loop {
+            match ws.next().await.unwrap().unwrap() {
+                Message::Text(t) => return ClientFrame::decode(t.as_bytes()).unwrap(),
+                _ => continue,
+            }
+        }
+    }
+
+    async fn reply(ws: &mut Socket2, id: u64, response: Response) {
+        let frame = ServerFrame {
+            id: Some(id),
+            response,
+        };
+        ws.send(Message::text(serde_json::to_string(&frame).unwrap()))
+            .await
+            .unwrap();
+    }
+
+    fn echo(frame: &ClientFrame) -> Response {
+        let Request::Query { sql, .. } = &frame.request else {
+            panic!("expected a query, got {:?}", frame.request)
+        };
+        Response::Result(StatementResult {
+            columns: vec!["sql".into()],
+            rows: vec![vec![Value::Text(sql.clone())]],
+            ..StatementResult::default()
+        })
+    }
+
+    fn query(sql: &str) -> Request {
+        Request::Query {
+            sql: sql.into(),
+            params: Default::default(),
+        }
+    }
+
+    fn text_of(r: Result<Response>) -> String {
+        match r.unwrap() {
+            Response::Result(r) => match &r.rows[0][0] {
+                Value::Text(t) => t.clone(),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_in_any_order_reach_their_callers() {
+        let endpoint = peer(|mut ws| async move {
+            let frames = [
+                next_frame(&mut ws).await,
+                next_frame(&mut ws).await,
+                next_frame(&mut ws).await,
+            ];
+            for f in frames.iter().rev() {
+                reply(&mut ws, f.id, echo(f)).await;
+            }
+            // Keep the socket open until the client is done.
+            while ws.next().await.is_some() {}
+        })
+        .await;
+        let conn = WsConn::connect(&endpoint, Duration::from_secs(5), Duration::from_secs(5))
+            .await
+            .ok()
+            .unwrap();
+        let (a, b, c) = tokio::join!(
+            conn.request(query("a")),
+            conn.request(query("b")),
+            conn.request(query("c"))
+        );
+        assert_eq!([text_of(a), text_of(b), text_of(c)], ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_dying_socket_fails_pending_requests_and_stays_closed() {
+        let endpoint = peer(|mut ws| async move {
+            let _unanswered = next_frame(&mut ws).await;
+            drop(ws); // the TCP connection drops without a close frame
+        })
+        .await;
+        let conn = WsConn::connect(&endpoint, Duration::from_secs(5), Duration::from_secs(5))
+            .await
+            .ok()
+            .unwrap();
+        let e = conn.request(query("lost")).await.unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e}");
+        assert!(conn.is_closed());
+        let e = conn.request(query("after")).await.unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_and_a_late_answer_is_dropped() {
+        let endpoint = peer(|mut ws| async move {
+            let slow = next_frame(&mut ws).await;
+            let fast = next_frame(&mut ws).await;
+            reply(&mut ws, fast.id, echo(&fast)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            reply(&mut ws, slow.id, echo(&slow)).await;
+            let next = next_frame(&mut ws).await;
+            reply(&mut ws, next.id, echo(&next)).await;
+            while ws.next().await.is_some() {}
+        })
+        .await;
+        let conn = WsConn::connect(
+            &endpoint,
+            Duration::from_secs(5),
+            Duration::from_millis(150),
+        )
+        .await
+        .ok()
+        .unwrap();
+        let (slow, fast) = tokio::join!(conn.request(query("slow")), conn.request(query("fast")));
+        assert!(matches!(slow, Err(Error::Timeout(_))), "{slow:?}");
+        assert_eq!(text_of(fast), "fast");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(text_of(conn.request(query("next")).await), "next");
+    }
+}
