@@ -2,8 +2,8 @@
 //!
 //! The binary belongs to another package, so Cargo does not hand us its
 //! path: it is taken from `$DOSQL_SERVER_BIN`, or from the workspace's
-//! target directory, built there with `cargo build -p dosql-server` the
-//! first time it is missing.
+//! target directory, (re)built there once per test process with
+//! `cargo build --profile test -p dosql-server` (a no-op when up to date).
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -35,7 +35,10 @@ pub fn server_binary() -> PathBuf {
         let bin = target.join("debug").join("dosql-server");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "dosql-server", "--bin", "dosql-server"])
+            // The test profile, so that `cargo test --workspace`, which builds
+            // the server for its own tests, leaves nothing to rebuild here.
+            .args(["build", "-q", "--profile", "test", "-p", "dosql-server"])
+            .args(["--bin", "dosql-server"])
             .current_dir(workspace_root())
             .status()
             .expect("run cargo build -p dosql-server");
