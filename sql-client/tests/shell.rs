@@ -181,9 +181,9 @@ fn importing_into_an_existing_table_takes_every_row() {
         ),
     );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("| 1 | integer     | one   |"), "{stdout}");
-    assert!(stdout.contains("| 2 | integer     | NULL  |"), "{stdout}");
-    assert!(stdout.contains("| 3 | integer     | three |"), "{stdout}");
+    assert!(stdout.contains("| 1 | integer   | one   |"), "{stdout}");
+    assert!(stdout.contains("| 2 | integer   | NULL  |"), "{stdout}");
+    assert!(stdout.contains("| 3 | integer   | three |"), "{stdout}");
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("line 2: expected 2 columns but found 1"),
