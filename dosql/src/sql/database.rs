@@ -177,6 +177,15 @@ impl Database {
             .collect()
     }
 
+    /// The parameters of each statement in `sql`: for each index (`[0]` is
+    /// `?1`) the parameter's name with its prefix (`:a`, `@a`, `$a`), or
+    /// `None` for a positional one. Numbered in textual order like SQLite,
+    /// each statement on its own; [`Database::execute`] binds
+    /// `params[i]` to index `i` of every statement.
+    pub fn parameter_names(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        Ok(self.cache.params(sql)?.to_vec())
+    }
+
     /// Runs every statement in `sql`, in order, and returns one result per
     /// statement; stops at the first failing statement and returns its
     /// error (earlier statements keep their effect).

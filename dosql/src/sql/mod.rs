@@ -32,4 +32,5 @@ mod schema;
 
 pub use database::{Database, Session, StatementResult};
 pub use parse::{MAX_PARAMS, MAX_SQL_LEN};
+pub use schema::{Column, Index, Schema, Table, View};
 pub use value::Value;

@@ -5,11 +5,23 @@
 //! statement costs one hash lookup instead of a parse. It is bounded: when
 //! full it is emptied and refills with what is used again, which keeps it
 //! simple and never lets a workload of one-off statements grow memory.
+//!
+//! Parameters are numbered here, in textual order, exactly as SQLite
+//! numbers them, and every placeholder is rewritten to its `?N` form: the
+//! binder visits clauses in its own order (WHERE before the select list),
+//! so numbering there would bind `SELECT ?, ? FROM t WHERE a = ?` wrongly.
+//!
+//! ```text
+//!   SELECT :a, ?, ?5, :a, ?     ->   SELECT ?1, ?2, ?5, ?1, ?6
+//!   names:  [":a", None, None, None, None, None]
+//! ```
 
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use sqlparser::ast::{Expr, Statement, VacuumStatement};
+use sqlparser::ast::{visit_expressions_mut, Expr, Statement, VacuumStatement};
 use sqlparser::dialect::{Dialect, Precedence, SQLiteDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -27,8 +39,28 @@ pub const RECURSION_LIMIT: usize = 200;
 /// Scripts the statement cache holds before it starts over.
 pub const CACHE_ENTRIES: usize = 512;
 
+/// For each statement, the name of each parameter by index (`names[0]` is
+/// `?1`), with its prefix; `None` for positional ones. Its length is the
+/// number of parameters the statement binds.
+pub type ParamNames = Vec<Option<String>>;
+
 /// Parses `sql` into its statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    Ok(parse_numbered(sql)?.0)
+}
+
+/// Parses `sql` into its statements, with their parameters numbered and
+/// named (see the module documentation).
+pub fn parse_numbered(sql: &str) -> Result<(Vec<Statement>, Vec<ParamNames>)> {
+    let mut statements = parse_text(sql)?;
+    let names = statements
+        .iter_mut()
+        .map(number_params)
+        .collect::<Result<_>>()?;
+    Ok((statements, names))
+}
+
+fn parse_text(sql: &str) -> Result<Vec<Statement>> {
     if sql.len() > MAX_SQL_LEN {
         return Err(Error::LimitExceeded(format!(
             "SQL text of {} bytes exceeds the maximum of {MAX_SQL_LEN}",
@@ -275,6 +307,64 @@ fn desugar(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     out
 }
 
+/// Numbers the placeholders of `stmt` in textual order with SQLite's rules
+/// (`?` is one more than the largest index so far, `?N` is N, a name keeps
+/// the index of its first appearance) and rewrites each to `?N`.
+fn number_params(stmt: &mut Statement) -> Result<ParamNames> {
+    // Placeholders are leaves, so both walks meet them in the same order;
+    // the order of the walk is not textual, their spans are.
+    let mut found = Vec::new();
+    let _ = visit_expressions_mut(stmt, |e| {
+        if let Expr::Value(v) = e {
+            if let sqlparser::ast::Value::Placeholder(p) = &v.value {
+                found.push((v.span.start, p.clone()));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut textual: Vec<usize> = (0..found.len()).collect();
+    textual.sort_by_key(|&i| found[i].0);
+    let mut index = vec![0; found.len()];
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    let mut max = 0;
+    for i in textual {
+        let text = found[i].1.as_str();
+        let n = if text == "?" {
+            max + 1
+        } else if let Some(digits) = text.strip_prefix('?') {
+            digits
+                .parse::<usize>()
+                .map_err(|_| Error::Syntax(format!("bad parameter {text}")))?
+        } else {
+            *named.entry(text).or_insert(max + 1)
+        };
+        if n == 0 || n > MAX_PARAMS {
+            return Err(Error::LimitExceeded(format!(
+                "parameter {text} is number {n}, outside 1..={MAX_PARAMS}"
+            )));
+        }
+        index[i] = n;
+        max = max.max(n);
+    }
+    let mut names = vec![None; max];
+    for (name, n) in named {
+        names[n - 1] = Some(name.to_owned());
+    }
+    let mut next = index.into_iter();
+    let _ = visit_expressions_mut(stmt, |e| {
+        if let Expr::Value(v) = e {
+            if let sqlparser::ast::Value::Placeholder(p) = &mut v.value {
+                *p = format!("?{}", next.next().expect("counted above"));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(names)
+}
+
 /// Parses text that must hold exactly one statement.
 pub fn parse_one(sql: &str) -> Result<Statement> {
     let mut statements = parse(sql)?;
@@ -287,10 +377,13 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
     Ok(statements.pop().expect("one statement"))
 }
 
+/// A parsed script: its statements and their parameter names.
+type Parsed = (Arc<[Statement]>, Arc<[ParamNames]>);
+
 /// Parsed scripts keyed by their text.
 #[derive(Default)]
 pub struct StatementCache {
-    map: FxHashMap<String, Arc<[Statement]>>,
+    map: FxHashMap<String, Parsed>,
     hits: u64,
     misses: u64,
 }
@@ -298,12 +391,22 @@ pub struct StatementCache {
 impl StatementCache {
     /// The statements of `sql`, parsed at most once while cached.
     pub fn get(&mut self, sql: &str) -> Result<Arc<[Statement]>> {
+        Ok(self.entry(sql)?.0)
+    }
+
+    /// The parameter names of each statement of `sql` (see [`ParamNames`]).
+    pub fn params(&mut self, sql: &str) -> Result<Arc<[ParamNames]>> {
+        Ok(self.entry(sql)?.1)
+    }
+
+    fn entry(&mut self, sql: &str) -> Result<Parsed> {
         if let Some(found) = self.map.get(sql) {
             self.hits += 1;
             return Ok(found.clone());
         }
         self.misses += 1;
-        let parsed: Arc<[Statement]> = parse(sql)?.into();
+        let (statements, names) = parse_numbered(sql)?;
+        let parsed: Parsed = (statements.into(), names.into());
         if self.map.len() >= CACHE_ENTRIES {
             self.map.clear();
         }
@@ -376,6 +479,30 @@ mod tests {
     fn long_text_is_refused() {
         let sql = format!("SELECT '{}'", "x".repeat(MAX_SQL_LEN));
         assert!(matches!(parse(&sql), Err(Error::LimitExceeded(_))));
+    }
+
+    #[test]
+    fn parameters_are_numbered_in_textual_order() {
+        let (s, names) = parse_numbered("SELECT :a, ?, ?5, :a, ? FROM t WHERE x = @b").unwrap();
+        assert_eq!(
+            s[0].to_string(),
+            "SELECT ?1, ?2, ?5, ?1, ?6 FROM t WHERE x = ?7"
+        );
+        let mut want = vec![None; 7];
+        want[0] = Some(":a".to_string());
+        want[6] = Some("@b".to_string());
+        assert_eq!(names, vec![want]);
+        // Each statement of a script is numbered on its own.
+        let (_, names) = parse_numbered("SELECT 1; SELECT ?2; SELECT $x").unwrap();
+        assert_eq!(
+            names,
+            vec![vec![], vec![None, None], vec![Some("$x".to_string())]]
+        );
+        for bad in ["SELECT ?0", "SELECT ?101"] {
+            assert!(matches!(parse(bad), Err(Error::LimitExceeded(_))), "{bad}");
+        }
+        let many = format!("SELECT {}", vec!["?"; 101].join(","));
+        assert!(matches!(parse(&many), Err(Error::LimitExceeded(_))));
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! `dosql-server`: DoSQL on local files, speaking protocol v1 over
+//! WebSocket and HTTP (see `docs/protocol.md`), for local use, tests and
+//! benchmarks.
+//!
+//! ```text
+//!   dosql-server [--listen 127.0.0.1:PORT] [--data DIR] [--token T]
+//!     --listen  address to bind; port 0 picks a free one (default 127.0.0.1:7878)
+//!     --data    data directory; database NAME lives in DIR/NAME/ (default ./dosql-data)
+//!     --token   bearer token (or env DOSQL_TOKEN); without one a random
+//!               token is generated and printed
+//!   stdout:  "token: T" (when generated), then "listening on http://ADDR"
+//! ```
+
+mod app;
+mod db;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rand::RngCore;
+
+struct Args {
+    listen: String,
+    data: PathBuf,
+    token: Option<String>,
+}
+
+const USAGE: &str = "usage: dosql-server [--listen ADDR:PORT] [--data DIR] [--token TOKEN]";
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        listen: "127.0.0.1:7878".into(),
+        data: PathBuf::from("dosql-data"),
+        token: None,
+    };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--listen" => parsed.listen = value()?,
+            "--data" => parsed.data = PathBuf::from(value()?),
+            "--token" => parsed.token = Some(value()?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(parsed)
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let token = match args
+        .token
+        .or_else(|| std::env::var("DOSQL_TOKEN").ok())
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) => t,
+        None => {
+            let t = random_token();
+            println!("token: {t}");
+            t
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.data) {
+        eprintln!("cannot create {}: {e}", args.data.display());
+        return ExitCode::FAILURE;
+    }
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().expect("a bound socket has an address");
+    println!("listening on http://{addr}");
+    let app = Arc::new(app::App {
+        registry: db::Registry::new(args.data),
+        token,
+    });
+    if let Err(e) = axum::serve(listener, app::router(app)).await {
+        eprintln!("server failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, String> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments() {
+        let a = args(&["--listen", "127.0.0.1:0", "--data", "d", "--token", "t"]).unwrap();
+        assert_eq!(
+            (a.listen.as_str(), a.data, a.token),
+            ("127.0.0.1:0", PathBuf::from("d"), Some("t".into()))
+        );
+        assert!(args(&["--listen"]).unwrap_err().contains("needs a value"));
+        assert!(args(&["--bogus"]).unwrap_err().contains("unknown argument"));
+        let t = random_token();
+        assert_eq!(t.len(), 48);
+        assert_ne!(t, random_token());
+    }
+}
