@@ -219,12 +219,20 @@ impl Client {
             Request::Query { sql, .. } | Request::Exec { sql, .. } => transaction_effect(sql),
             _ => None,
         };
-        let conn = self.shared().await?;
-        let frame = conn.encode(request.clone())?;
-        if frame.text.len() > limits::MAX_WS_FRAME_BYTES {
-            return self.oversized(&conn, frame.text.len(), request).await;
-        }
-        let out = conn.send(frame).await;
+        // A socket that died while idle is found dead before anything is
+        // written on it; the request then goes once more on a new socket.
+        let mut resent = false;
+        let (conn, out) = loop {
+            let conn = self.shared().await?;
+            let frame = conn.encode(request.clone())?;
+            if frame.text.len() > limits::MAX_WS_FRAME_BYTES {
+                return self.oversized(&conn, frame.text.len(), request).await;
+            }
+            match conn.send(frame).await {
+                Err(Error::NotSent(_)) if !resent => resent = true,
+                out => break (conn, out),
+            }
+        };
         match (&out, effect) {
             (Ok(_), Some(open)) => conn.in_transaction.store(open, Ordering::Relaxed),
             // A failed BEGIN may still have opened something: stay careful.

@@ -103,7 +103,12 @@ impl<'de> de::Deserializer<'de> for RowDeserializer<'de> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DecodeError> {
-        v.visit_seq(ValueSeq(self.values.iter()))
+        // A one-blob row asked for a sequence is `Vec<u8>` wanting the
+        // blob; any other row is a sequence of its columns.
+        match self.values {
+            [blob @ Value::Blob(_)] => ValueDeserializer(blob).deserialize_seq(v),
+            _ => v.visit_seq(ValueSeq(self.values.iter())),
+        }
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, DecodeError> {
@@ -368,6 +373,10 @@ mod tests {
         assert_eq!(t, (i64::MAX, None, vec![7]));
         let one: i64 = decode_row(&c[..1], &v[..1]).unwrap();
         assert_eq!(one, i64::MAX);
+        let blob: Vec<u8> = decode_row(&c[2..], &v[2..]).unwrap();
+        assert_eq!(blob, [7]);
+        let columns: Vec<i64> = decode_row(&c[..1], &v[..1]).unwrap();
+        assert_eq!(columns, [i64::MAX]);
         let e = decode_row::<(i64, i64)>(&c, &v).unwrap_err();
         assert!(e.0.contains("tuple of 2"), "{e}");
         let e = decode_row::<i64>(&c, &v).unwrap_err();

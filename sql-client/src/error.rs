@@ -9,7 +9,8 @@
 //!
 //! Invariant: a transport failure never means "not executed". A request in
 //! flight when a socket drops may or may not have run on the server, so the
-//! client reports it and never re-sends it on its own.
+//! client reports it and never re-sends it on its own. Only
+//! [`Error::NotSent`] (the frame never left) is known not to have run.
 
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ pub enum Error {
     /// The connection failed or closed; the request may or may not have run.
     #[error("transport error: {0}")]
     Transport(String),
+    /// The connection closed before the request was written: it did not
+    /// run, and sending it again is safe.
+    #[error("not sent: {0}")]
+    NotSent(String),
     /// No answer within the request timeout; the request may still run.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
@@ -56,10 +61,12 @@ impl Error {
     }
 
     /// True when sending the same request (or re-running the same
-    /// transaction) may succeed: `CONFLICT` and `UNAVAILABLE`.
+    /// transaction) may succeed: `CONFLICT`, `UNAVAILABLE`, and requests
+    /// that were never sent.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Server(e) => e.retryable || e.code.is_retryable(),
+            Error::NotSent(_) => true,
             _ => false,
         }
     }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 use shared_types::{limits, Prepared, Request, Response};
 
 use crate::client::{one_result, Client};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::params::IntoParams;
 use crate::rows::{ExecResult, Rows};
 use crate::transport::ws::{unexpected, WsConn};
@@ -103,24 +103,41 @@ impl Statement {
         if !self.client.uses_websocket() {
             return one_result(self.client.http().single(by_text).await?);
         }
-        let conn = self.client.shared().await?;
-        let stmt = {
-            let mut handle = self.handle.lock().await;
-            match handle.as_ref() {
-                Some((weak, stmt)) if std::ptr::eq(weak.as_ptr(), Arc::as_ptr(&conn)) => *stmt,
-                _ => {
-                    let info = prepare_on(&conn, &self.sql).await?;
-                    *handle = Some((Arc::downgrade(&conn), info.stmt));
-                    info.stmt
+        // As in `Client::call`: once more on a new socket if the frame
+        // never left (the socket had died while idle).
+        let mut resent = false;
+        loop {
+            let conn = self.client.shared().await?;
+            let stmt = {
+                let mut handle = self.handle.lock().await;
+                match handle.as_ref() {
+                    Some((weak, stmt)) if std::ptr::eq(weak.as_ptr(), Arc::as_ptr(&conn)) => *stmt,
+                    _ => match prepare_on(&conn, &self.sql).await {
+                        Err(Error::NotSent(_)) if !resent => {
+                            resent = true;
+                            continue;
+                        }
+                        prepared => {
+                            let info = prepared?;
+                            *handle = Some((Arc::downgrade(&conn), info.stmt));
+                            info.stmt
+                        }
+                    },
                 }
+            };
+            let frame = conn.encode(Request::Execute {
+                stmt,
+                params: params.clone(),
+            })?;
+            if frame.text.len() > limits::MAX_WS_FRAME_BYTES {
+                let size = frame.text.len();
+                return one_result(self.client.oversized(&conn, size, by_text).await?);
             }
-        };
-        let frame = conn.encode(Request::Execute { stmt, params })?;
-        if frame.text.len() > limits::MAX_WS_FRAME_BYTES {
-            let size = frame.text.len();
-            return one_result(self.client.oversized(&conn, size, by_text).await?);
+            match conn.send(frame).await {
+                Err(Error::NotSent(_)) if !resent => resent = true,
+                out => return one_result(out?),
+            }
         }
-        one_result(conn.send(frame).await?)
     }
 
     pub async fn execute(&self, params: impl IntoParams) -> Result<ExecResult> {

@@ -79,7 +79,14 @@ impl Client {
                 finished: Arc::new(AtomicBool::new(false)),
             };
             let outcome: Result<T> = async {
-                tx.call(Request::Begin { mode }).await?;
+                // Nothing of the closure ran yet: a dead socket here only
+                // means "try again on another one".
+                conn.request(Request::Begin { mode })
+                    .await
+                    .map_err(|e| match e {
+                        Error::Transport(why) => Error::NotSent(why),
+                        other => other,
+                    })?;
                 let value = f(tx.clone()).await?;
                 tx.call(Request::Commit).await?;
                 Ok(value)
@@ -186,7 +193,7 @@ impl Transaction {
             ));
         }
         self.conn.send(frame).await.map_err(|e| match e {
-            Error::Transport(why) => Error::TransactionLost(why),
+            Error::Transport(why) | Error::NotSent(why) => Error::TransactionLost(why),
             other => other,
         })
     }

@@ -10,10 +10,14 @@
 //! frame with the same id arrives, so concurrent callers pipeline over one
 //! socket and answers may come in any order.
 //!
-//! Invariants: when the socket closes or fails, the task ends, the
-//! connection is marked closed, and every pending or queued request fails
-//! with a transport error (its reply channel is dropped): nothing is ever
-//! re-sent, since a request in flight may already have run. A caller that
+//! Invariants: when the socket closes or fails, the task ends and the
+//! connection is marked closed. A request whose frame was written fails
+//! with [`Error::Transport`] (its reply channel is dropped) and is never
+//! re-sent, since it may already have run. A request whose frame was not
+//! written (still queued, or its write failed, so the server never got a
+//! whole frame) fails with [`Error::NotSent`]: it did not run. Answers are
+//! read before queued frames are written (`biased`), so a socket that died
+//! while idle is noticed before anything is sent on it. A caller that
 //! times out simply stops waiting; a late answer is discarded.
 
 use std::collections::BTreeMap;
@@ -52,7 +56,14 @@ struct Cmd {
     id: u64,
     text: String,
     /// None for fire-and-forget requests (closing a prepared statement).
-    reply: Option<oneshot::Sender<Response>>,
+    reply: Option<oneshot::Sender<Outcome>>,
+}
+
+/// What a caller waiting on a reply channel learns.
+enum Outcome {
+    Answer(Response),
+    /// The frame never (completely) reached the socket.
+    NotSent,
 }
 
 /// One open WebSocket.
@@ -153,11 +164,12 @@ impl WsConn {
                 text: frame.text,
                 reply: Some(reply),
             })
-            .map_err(|_| self.closed_error())?;
+            .map_err(|_| Error::NotSent(self.reason()))?;
         match tokio::time::timeout(self.timeout, answer).await {
             Err(_) => Err(Error::Timeout(self.timeout)),
-            Ok(Err(_)) => Err(self.closed_error()),
-            Ok(Ok(response)) => super::answer(response),
+            Ok(Err(_)) => Err(Error::Transport(self.reason())),
+            Ok(Ok(Outcome::NotSent)) => Err(Error::NotSent(self.reason())),
+            Ok(Ok(Outcome::Answer(response))) => super::answer(response),
         }
     }
 
@@ -177,9 +189,9 @@ impl WsConn {
         }
     }
 
-    fn closed_error(&self) -> Error {
+    fn reason(&self) -> String {
         let reason = self.shared.reason.lock().expect("not poisoned").clone();
-        Error::Transport(reason.unwrap_or_else(|| "connection closed".into()))
+        reason.unwrap_or_else(|| "connection closed".into())
     }
 }
 
@@ -228,35 +240,21 @@ async fn run(socket: Socket, mut queue: mpsc::UnboundedReceiver<Cmd>, shared: Ar
     let (mut sink, mut stream) = socket.split();
     // Ordered so that an answer without an id goes to the oldest request:
     // the server answers one connection's requests in order.
-    let mut pending: BTreeMap<u64, oneshot::Sender<Response>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, oneshot::Sender<Outcome>> = BTreeMap::new();
     let reason = loop {
         tokio::select! {
-            cmd = queue.recv() => match cmd {
-                Some(Cmd { id, text, reply }) => {
-                    if let Some(reply) = reply {
-                        pending.insert(id, reply);
-                    }
-                    if let Err(e) = sink.send(Message::text(text)).await {
-                        break format!("connection failed while sending: {e}");
-                    }
-                }
-                None => {
-                    // Every handle is gone: say goodbye politely.
-                    let _ = sink.close().await;
-                    break "connection closed by the client".into();
-                }
-            },
+            biased;
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     match serde_json::from_str::<ServerFrame>(text.as_str()) {
                         Ok(ServerFrame { id: Some(id), response }) => {
                             if let Some(reply) = pending.remove(&id) {
-                                let _ = reply.send(response);
+                                let _ = reply.send(Outcome::Answer(response));
                             }
                         }
                         Ok(ServerFrame { id: None, response }) => {
                             if let Some((_, reply)) = pending.pop_first() {
-                                let _ = reply.send(response);
+                                let _ = reply.send(Outcome::Answer(response));
                             }
                         }
                         Err(e) => break format!("the server sent an undecodable frame: {e}"),
@@ -272,14 +270,39 @@ async fn run(socket: Socket, mut queue: mpsc::UnboundedReceiver<Cmd>, shared: Ar
                 Some(Err(e)) => break format!("connection failed: {e}"),
                 None => break "connection closed by the server".into(),
             },
+            cmd = queue.recv() => match cmd {
+                Some(Cmd { id, text, reply }) => {
+                    // Registered only once written: the answer cannot be
+                    // read before this task loops again.
+                    if let Err(e) = sink.send(Message::text(text)).await {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Outcome::NotSent);
+                        }
+                        break format!("connection failed while sending: {e}");
+                    }
+                    if let Some(reply) = reply {
+                        pending.insert(id, reply);
+                    }
+                }
+                None => {
+                    // Every handle is gone: say goodbye politely.
+                    let _ = sink.close().await;
+                    break "connection closed by the client".into();
+                }
+            },
         }
     };
     *shared.reason.lock().expect("not poisoned") = Some(reason);
     shared.closed.store(true, Ordering::Release);
-    // Dropping the reply senders fails every waiting caller; closing the
-    // queue fails queued and future sends.
-    queue.close();
+    // Dropping the reply senders fails every request in flight; queued
+    // ones were never written, and closing the queue refuses new ones.
     drop(pending);
+    queue.close();
+    while let Ok(cmd) = queue.try_recv() {
+        if let Some(reply) = cmd.reply {
+            let _ = reply.send(Outcome::NotSent);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -409,7 +432,8 @@ mod tests {
         assert!(matches!(e, Error::Transport(_)), "{e}");
         assert!(conn.is_closed());
         let e = conn.request(query("after")).await.unwrap_err();
-        assert!(matches!(e, Error::Transport(_)), "{e}");
+        assert!(matches!(e, Error::NotSent(_)), "{e}");
+        assert!(e.is_retryable());
     }
 
     #[tokio::test]
