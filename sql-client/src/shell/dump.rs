@@ -52,13 +52,18 @@ pub async fn dump(client: &Client, out: &mut dyn Write) -> Result<()> {
 }
 
 async fn dump_rows(client: &Client, table: &TableInfo, out: &mut dyn Write) -> Result<()> {
-    let sql = format!(
-        "SELECT rowid, * FROM {} WHERE rowid > ? ORDER BY rowid LIMIT {PAGE_ROWS}",
-        ident(&table.name)
-    );
-    let mut after = i64::MIN;
+    let name = ident(&table.name);
+    let first = format!("SELECT rowid, * FROM {name} ORDER BY rowid LIMIT {PAGE_ROWS}");
+    // Later pages start after the last rowid seen (the first page cannot:
+    // no value is below i64::MIN, which is a valid rowid).
+    let next =
+        format!("SELECT rowid, * FROM {name} WHERE rowid > ? ORDER BY rowid LIMIT {PAGE_ROWS}");
+    let mut after = None;
     loop {
-        let page = client.query(&sql, [after]).await?;
+        let page = match after {
+            None => client.query(&first, ()).await?,
+            Some(rowid) => client.query(&next, [rowid]).await?,
+        };
         for row in &page.rows {
             let Some((Value::Integer(rowid), values)) = row.split_first() else {
                 return Err(Error::Protocol(format!(
@@ -66,7 +71,7 @@ async fn dump_rows(client: &Client, table: &TableInfo, out: &mut dyn Write) -> R
                     table.name
                 )));
             };
-            after = *rowid;
+            after = Some(*rowid);
             writeln!(out, "{}", insert(&table.name, values))
                 .map_err(|e| Error::Invalid(format!("cannot write the dump: {e}")))?;
         }
