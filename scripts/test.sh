@@ -16,8 +16,8 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 step "format"
 cargo fmt --all -- --check
 
-step "engine builds for wasm32 (no platform dependencies)"
-cargo build -p dosql --target wasm32-unknown-unknown
+step "engine and protocol service build for wasm32 (no platform dependencies)"
+cargo build -p dosql -p dosql-service --target wasm32-unknown-unknown
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings

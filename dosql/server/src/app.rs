@@ -1,7 +1,8 @@
 //! Routes: the transports of protocol v1 over axum.
 //!
 //! ```text
-//!   GET  /health                  200 {"status":"ok"}          (no token)
+//!   GET  /health                  200 {"status":"ok","databases":..,"connections":..,
+//!                                      "transactions":..}        (no token; counts only)
 //!   GET  /db/{name}/v1/ws         WebSocket, one service connection per socket
 //!   POST /db/{name}/v1/pipeline   PipelineRequest -> 200 PipelineResponse
 //!   POST /db/{name}/v1/batch      BatchRequest    -> 200 BatchResult | 4xx/5xx {"error"}
@@ -23,7 +24,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use dosql_service::transport;
+use dosql_service::{transport, Service};
 use serde::Deserialize;
 use shared_types::limits::{MAX_HTTP_BODY_BYTES, MAX_WS_FRAME_BYTES};
 use shared_types::{ErrorCode, WireError};
@@ -40,16 +41,23 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/db/{name}/v1/ws", get(websocket))
-        .route("/db/{name}/v1/pipeline", post(pipeline))
-        .route("/db/{name}/v1/batch", post(batch))
+        .route("/db/{name}/v1/pipeline", post(http::<Pipeline>))
+        .route("/db/{name}/v1/batch", post(http::<Batch>))
         // A little over the limit, so that the service sees oversized
         // bodies and refuses them with its typed error.
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES + 1))
         .with_state(app)
 }
 
-async fn health() -> Response {
-    json(StatusCode::OK, r#"{"status":"ok"}"#.to_string())
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let (databases, connections, transactions) = app.registry.counts().await;
+    let body = serde_json::json!({
+        "status": "ok",
+        "databases": databases,
+        "connections": connections,
+        "transactions": transactions,
+    });
+    json(StatusCode::OK, body.to_string())
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -57,17 +65,17 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 fn error(e: &WireError) -> Response {
-    let status =
-        StatusCode::from_u16(transport::http_status(e)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(transport::http_status(e))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, transport::error_body(e))
 }
 
 /// The database `name` for a caller holding `authorized`.
-async fn database(app: &App, name: &str, authorized: bool) -> Result<Db, Response> {
+async fn database(app: &App, name: &str, authorized: bool) -> Result<Db, WireError> {
     if !authorized {
-        return Err(error(&transport::auth_error()));
+        return Err(transport::auth_error());
     }
-    app.registry.get(name).await.map_err(|e| error(&e))
+    app.registry.get(name).await
 }
 
 fn header_ok(app: &App, headers: &HeaderMap) -> bool {
@@ -78,54 +86,52 @@ fn header_ok(app: &App, headers: &HeaderMap) -> bool {
 }
 
 /// An HTTP body, or the typed error for one that could not be read.
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, WireError> {
     b.map_err(|rejection| {
         let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ErrorCode::LimitExceeded
         } else {
             ErrorCode::InvalidRequest
         };
-        error(&WireError::new(
-            code,
-            format!("cannot read the request body: {rejection}"),
-        ))
+        WireError::new(code, format!("cannot read the request body: {rejection}"))
     })
 }
 
-async fn pipeline(
+/// An HTTP route of a database: what it asks of the service.
+trait Route {
+    fn answer(service: &mut Service, body: &[u8], now_ms: u64) -> (u16, String);
+}
+
+struct Pipeline;
+struct Batch;
+
+impl Route for Pipeline {
+    fn answer(service: &mut Service, body: &[u8], now_ms: u64) -> (u16, String) {
+        service.http_pipeline(body, now_ms)
+    }
+}
+
+impl Route for Batch {
+    fn answer(service: &mut Service, body: &[u8], now_ms: u64) -> (u16, String) {
+        service.http_batch(body, now_ms)
+    }
+}
+
+async fn http<R: Route>(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
     b: Result<Bytes, BytesRejection>,
-) -> Response {
-    http(app, name, headers, b, |s, body, now| s.http_pipeline(body, now)).await
-}
-
-async fn batch(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Response {
-    http(app, name, headers, b, |s, body, now| s.http_batch(body, now)).await
-}
-
-async fn http(
-    app: Arc<App>,
-    name: String,
-    headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-    f: fn(&mut dosql_service::Service, &[u8], u64) -> (u16, String),
 ) -> Response {
     let db = match database(&app, &name, header_ok(&app, &headers)).await {
         Ok(db) => db,
-        Err(r) => return r,
+        Err(e) => return error(&e),
     };
     let bytes = match body(b) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return error(&e),
     };
-    match db.call(move |s| f(s, &bytes, now_ms())).await {
+    match db.call(move |s| R::answer(s, &bytes, now_ms())).await {
         Ok((status, text)) => json(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             text,
@@ -152,7 +158,7 @@ async fn websocket(
         .is_some_and(|t| transport::token_ok(t, &app.token));
     let db = match database(&app, &name, by_query || header_ok(&app, &headers)).await {
         Ok(db) => db,
-        Err(r) => return r,
+        Err(e) => return error(&e),
     };
     // Messages up to the HTTP body limit are read, so that ones over the
     // frame limit get a typed error instead of a closed socket.
@@ -172,14 +178,13 @@ async fn serve(mut socket: WebSocket, db: Db) {
         let answer = match message {
             Message::Text(text) => {
                 let text = Bytes::from(text);
-                db.call(move |s| {
-                    transport::encode_frame(&s.handle_frame(conn, &text, now_ms()))
-                })
-                .await
+                db.call(move |s| transport::encode_frame(&s.handle_frame(conn, &text, now_ms())))
+                    .await
             }
-            Message::Binary(data) if data.len() > MAX_WS_FRAME_BYTES => db
-                .call(move |s| transport::encode_frame(&s.handle_frame(conn, &data, now_ms())))
-                .await,
+            Message::Binary(data) if data.len() > MAX_WS_FRAME_BYTES => {
+                db.call(move |s| transport::encode_frame(&s.handle_frame(conn, &data, now_ms())))
+                    .await
+            }
             Message::Binary(_) => Ok(transport::encode_frame(&transport::binary_frame_error())),
             Message::Close(_) => break,
             // Pings are answered by axum.

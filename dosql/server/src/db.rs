@@ -47,14 +47,15 @@ pub struct Db {
 
 impl Db {
     /// Opens (or creates) the database in `dir` on a new thread.
-    async fn open(name: &str, dir: PathBuf) -> Result<Db, WireError> {
+    async fn open(name: &str, dir: PathBuf, idle_timeout_ms: u64) -> Result<Db, WireError> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, opened) = oneshot::channel();
         std::thread::Builder::new()
             .name(format!("db-{name}"))
             .spawn(move || {
                 let service = match open_service(&dir) {
-                    Ok(s) => {
+                    Ok(mut s) => {
+                        s.set_idle_timeout(idle_timeout_ms);
                         let _ = ready.send(Ok(()));
                         s
                     }
@@ -124,13 +125,15 @@ fn run(mut service: Service, dir: &Path, inbox: mpsc::Receiver<Job>) {
 /// Every database of the server, by name, under one data directory.
 pub struct Registry {
     root: PathBuf,
+    idle_timeout_ms: u64,
     open: Mutex<HashMap<String, Db>>,
 }
 
 impl Registry {
-    pub fn new(root: PathBuf) -> Registry {
+    pub fn new(root: PathBuf, idle_timeout_ms: u64) -> Registry {
         Registry {
             root,
+            idle_timeout_ms,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -142,9 +145,27 @@ impl Registry {
         if let Some(db) = open.get(name) {
             return Ok(db.clone());
         }
-        let db = Db::open(name, self.root.join(name)).await?;
+        let db = Db::open(name, self.root.join(name), self.idle_timeout_ms).await?;
         open.insert(name.to_owned(), db.clone());
         Ok(db)
+    }
+}
+
+impl Registry {
+    /// (databases open, connections, connections in a transaction).
+    pub async fn counts(&self) -> (usize, usize, usize) {
+        let dbs: Vec<Db> = self.open.lock().await.values().cloned().collect();
+        let (mut conns, mut txns) = (0, 0);
+        for db in &dbs {
+            if let Ok((c, t)) = db
+                .call(|s| (s.connection_count(), s.transaction_count()))
+                .await
+            {
+                conns += c;
+                txns += t;
+            }
+        }
+        (dbs.len(), conns, txns)
     }
 }
 
@@ -182,7 +203,7 @@ mod tests {
     #[tokio::test]
     async fn a_database_thread_serves_calls_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::new(dir.path().to_path_buf());
+        let reg = Registry::new(dir.path().to_path_buf(), 1000);
         let db = reg.get("one").await.unwrap();
         let conn = db.call(|s| s.open_connection(0)).await.unwrap();
         let again = reg.get("one").await.unwrap();

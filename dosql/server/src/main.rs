@@ -3,11 +3,13 @@
 //! benchmarks.
 //!
 //! ```text
-//!   dosql-server [--listen 127.0.0.1:PORT] [--data DIR] [--token T]
+//!   dosql-server [--listen 127.0.0.1:PORT] [--data DIR] [--token T] [--txn-timeout-ms MS]
 //!     --listen  address to bind; port 0 picks a free one (default 127.0.0.1:7878)
 //!     --data    data directory; database NAME lives in DIR/NAME/ (default ./dosql-data)
 //!     --token   bearer token (or env DOSQL_TOKEN); without one a random
 //!               token is generated and printed
+//!     --txn-timeout-ms  idle time after which an open transaction is rolled
+//!               back (default 30000, the protocol's limit)
 //!   stdout:  "token: T" (when generated), then "listening on http://ADDR"
 //! ```
 
@@ -19,20 +21,25 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rand::RngCore;
+use shared_types::limits::TRANSACTION_IDLE_TIMEOUT_MS;
 
+#[derive(Debug)]
 struct Args {
     listen: String,
     data: PathBuf,
     token: Option<String>,
+    txn_timeout_ms: u64,
 }
 
-const USAGE: &str = "usage: dosql-server [--listen ADDR:PORT] [--data DIR] [--token TOKEN]";
+const USAGE: &str =
+    "usage: dosql-server [--listen ADDR:PORT] [--data DIR] [--token TOKEN] [--txn-timeout-ms MS]";
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
         listen: "127.0.0.1:7878".into(),
         data: PathBuf::from("dosql-data"),
         token: None,
+        txn_timeout_ms: TRANSACTION_IDLE_TIMEOUT_MS,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -40,6 +47,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--listen" => parsed.listen = value()?,
             "--data" => parsed.data = PathBuf::from(value()?),
             "--token" => parsed.token = Some(value()?),
+            "--txn-timeout-ms" => {
+                let v = value()?;
+                parsed.txn_timeout_ms = v
+                    .parse()
+                    .map_err(|_| format!("--txn-timeout-ms takes milliseconds, not {v:?}"))?;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -85,10 +98,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = listener.local_addr().expect("a bound socket has an address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound socket has an address");
     println!("listening on http://{addr}");
     let app = Arc::new(app::App {
-        registry: db::Registry::new(args.data),
+        registry: db::Registry::new(args.data, args.txn_timeout_ms),
         token,
     });
     if let Err(e) = axum::serve(listener, app::router(app)).await {
@@ -115,6 +130,12 @@ mod tests {
         );
         assert!(args(&["--listen"]).unwrap_err().contains("needs a value"));
         assert!(args(&["--bogus"]).unwrap_err().contains("unknown argument"));
+        assert_eq!(
+            args(&[]).unwrap().txn_timeout_ms,
+            TRANSACTION_IDLE_TIMEOUT_MS
+        );
+        assert_eq!(args(&["--txn-timeout-ms", "5"]).unwrap().txn_timeout_ms, 5);
+        assert!(args(&["--txn-timeout-ms", "x"]).is_err());
         let t = random_token();
         assert_eq!(t.len(), 48);
         assert_ne!(t, random_token());

@@ -129,6 +129,14 @@ impl Service {
         self.connections.len()
     }
 
+    /// Connections with a transaction open.
+    pub fn transaction_count(&self) -> usize {
+        self.connections
+            .values()
+            .filter(|c| c.session.in_transaction())
+            .count()
+    }
+
     /// Whether `conn` has a transaction open.
     pub fn in_transaction(&self, conn: ConnId) -> bool {
         self.connections
@@ -145,7 +153,9 @@ impl Service {
     /// returns how many.
     pub fn expire_idle(&mut self, now_ms: u64) -> usize {
         let ids: Vec<ConnId> = self.connections.keys().copied().collect();
-        ids.into_iter().filter(|&id| self.expire(id, now_ms)).count()
+        ids.into_iter()
+            .filter(|&id| self.expire(id, now_ms))
+            .count()
     }
 
     /// When the next open transaction expires, if any: a Durable Object
@@ -325,10 +335,7 @@ fn run(db: &mut Database, c: &mut Connection, request: Request) -> Result<Respon
             })
         }
         Request::Execute { stmt, params } => {
-            let p = c
-                .prepared
-                .get(&stmt)
-                .ok_or_else(|| not_prepared(stmt))?;
+            let p = c.prepared.get(&stmt).ok_or_else(|| not_prepared(stmt))?;
             Response::Result(single(execute(
                 db,
                 &mut c.session,
@@ -491,12 +498,18 @@ mod tests {
         }
     }
 
+    fn begin() -> Request {
+        Request::Begin {
+            mode: BeginMode::Deferred,
+        }
+    }
+
     #[test]
     fn idle_transactions_expire_and_the_next_request_times_out() {
         let mut svc = Service::new(Database::open_memory().unwrap());
         let a = svc.open_connection(0);
         svc.handle(a, query("CREATE TABLE t(x)"), 0);
-        svc.handle(a, Request::Begin { mode: BeginMode::Deferred }, 0);
+        svc.handle(a, begin(), 0);
         svc.handle(a, query("INSERT INTO t VALUES (1)"), 10);
         assert_eq!(svc.next_expiry(), Some(10 + TRANSACTION_IDLE_TIMEOUT_MS));
         assert_eq!(svc.expire_idle(10 + TRANSACTION_IDLE_TIMEOUT_MS), 0);
@@ -509,7 +522,9 @@ mod tests {
         assert_eq!(r.error().unwrap().code, ErrorCode::Timeout);
         // Owed once only; the insert was rolled back.
         let r = svc.handle(a, query("SELECT count(*) FROM t"), 50_000);
-        let Response::Result(r) = r else { panic!("{r:?}") };
+        let Response::Result(r) = r else {
+            panic!("{r:?}")
+        };
         assert_eq!(r.rows, vec![vec![Value::Integer(0)]]);
     }
 
@@ -518,14 +533,31 @@ mod tests {
         let mut svc = Service::new(Database::open_memory().unwrap());
         svc.set_idle_timeout(100);
         let a = svc.open_connection(0);
-        svc.handle(a, Request::Begin { mode: BeginMode::Immediate }, 0);
+        svc.handle(
+            a,
+            Request::Begin {
+                mode: BeginMode::Immediate,
+            },
+            0,
+        );
         let r = svc.handle(a, query("SELECT 1"), 101);
         assert_eq!(r.error().unwrap().code, ErrorCode::Timeout);
         // A rollback after a lost transaction succeeds.
-        svc.handle(a, Request::Begin { mode: BeginMode::Deferred }, 200);
+        svc.handle(
+            a,
+            Request::Begin {
+                mode: BeginMode::Deferred,
+            },
+            200,
+        );
         svc.expire_idle(301);
         let r = svc.handle(a, Request::Rollback, 302);
-        assert_eq!(r, Response::Ok { in_transaction: false });
+        assert_eq!(
+            r,
+            Response::Ok {
+                in_transaction: false
+            }
+        );
     }
 
     #[test]
@@ -533,10 +565,11 @@ mod tests {
         let mut svc = Service::new(Database::open_memory().unwrap());
         let a = svc.open_connection(0);
         svc.handle(a, query("CREATE TABLE t(x)"), 0);
-        svc.handle(a, Request::Begin { mode: BeginMode::Deferred }, 0);
+        svc.handle(a, begin(), 0);
         svc.handle(a, query("INSERT INTO t VALUES (1)"), 0);
+        assert_eq!(svc.transaction_count(), 1);
         svc.close_connection(a);
-        assert_eq!(svc.connection_count(), 0);
+        assert_eq!((svc.connection_count(), svc.transaction_count()), (0, 0));
         let b = svc.open_connection(0);
         let Response::Result(r) = svc.handle(b, query("SELECT count(*) FROM t"), 0) else {
             panic!()

@@ -10,8 +10,7 @@ use shared_types::limits::{
     MAX_VALUE_BYTES, MAX_WS_FRAME_BYTES, TRANSACTION_IDLE_TIMEOUT_MS,
 };
 use shared_types::{
-    BeginMode, ErrorCode, Params, Request, Response, ServerFrame, Statement, StatementResult,
-    Value,
+    BeginMode, ErrorCode, Params, Request, Response, ServerFrame, Statement, StatementResult, Value,
 };
 
 fn service() -> Service {
@@ -29,6 +28,16 @@ fn exec(sql: &str) -> Request {
     Request::Exec {
         sql: sql.into(),
         params: Params::default(),
+    }
+}
+
+fn ok(in_transaction: bool) -> Response {
+    Response::Ok { in_transaction }
+}
+
+fn begin() -> Request {
+    Request::Begin {
+        mode: BeginMode::Deferred,
     }
 }
 
@@ -75,7 +84,9 @@ fn every_request_type() {
 
     let Response::Results { results } = svc.handle(
         c,
-        exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('a'), ('b')"),
+        exec(
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t(v) VALUES ('a'), ('b')",
+        ),
         0,
     ) else {
         panic!()
@@ -90,7 +101,10 @@ fn every_request_type() {
         0,
     ));
     assert_eq!(r.columns, ["id", "v"]);
-    assert_eq!(r.rows, vec![vec![Value::Integer(2), Value::Text("b".into())]]);
+    assert_eq!(
+        r.rows,
+        vec![vec![Value::Integer(2), Value::Text("b".into())]]
+    );
     // query is for one statement only.
     let e = error(svc.handle(c, q("SELECT 1; SELECT 2", vec![]), 0));
     assert_eq!(e.code, ErrorCode::InvalidRequest);
@@ -131,12 +145,7 @@ fn every_request_type() {
         r.rows,
         vec![vec![Value::Text("a".into())], vec![Value::Text("c".into())]]
     );
-    assert_eq!(
-        svc.handle(c, Request::Close { stmt: p.stmt }, 0),
-        Response::Ok {
-            in_transaction: false
-        }
-    );
+    assert_eq!(svc.handle(c, Request::Close { stmt: p.stmt }, 0), ok(false));
     let e = error(svc.handle(
         c,
         Request::Execute {
@@ -159,20 +168,13 @@ fn every_request_type() {
     let begin = Request::Begin {
         mode: BeginMode::Immediate,
     };
-    assert_eq!(
-        svc.handle(c, begin, 0),
-        Response::Ok {
-            in_transaction: true
-        }
-    );
+    assert_eq!(svc.handle(c, begin, 0), ok(true));
     svc.handle(c, q("DELETE FROM t", vec![]), 0);
+    assert_eq!(svc.handle(c, Request::Rollback, 0), ok(false));
     assert_eq!(
-        svc.handle(c, Request::Rollback, 0),
-        Response::Ok {
-            in_transaction: false
-        }
+        rows(&mut svc, c, "SELECT count(*) FROM t"),
+        [[Value::Integer(3)]]
     );
-    assert_eq!(rows(&mut svc, c, "SELECT count(*) FROM t"), [[Value::Integer(3)]]);
     let e = error(svc.handle(c, Request::Commit, 0));
     assert_eq!(e.code, ErrorCode::InvalidRequest);
 
@@ -242,11 +244,14 @@ fn transactional_batches_are_atomic_and_name_the_failing_statement() {
     };
     let e = error(svc.handle(c, bad(true), 0));
     assert_eq!((e.code, e.statement), (ErrorCode::Constraint, Some(2)));
-    assert_eq!(rows(&mut svc, c, "SELECT count(*) FROM t"), [[Value::Integer(0)]]);
+    assert_eq!(
+        rows(&mut svc, c, "SELECT count(*) FROM t"),
+        [[Value::Integer(0)]]
+    );
     assert!(!svc.in_transaction(c));
 
     // Inside an open transaction: the batch is undone, the transaction stays.
-    svc.handle(c, Request::Begin { mode: BeginMode::Deferred }, 0);
+    svc.handle(c, begin(), 0);
     svc.handle(c, exec("INSERT INTO t VALUES (9)"), 0);
     let e = error(svc.handle(c, bad(true), 0));
     assert_eq!(e.statement, Some(2));
@@ -259,7 +264,11 @@ fn transactional_batches_are_atomic_and_name_the_failing_statement() {
     assert_eq!(e.statement, Some(2));
     assert_eq!(
         rows(&mut svc, c, "SELECT x FROM t ORDER BY x"),
-        [[Value::Integer(1)], [Value::Integer(2)], [Value::Integer(9)]]
+        [
+            [Value::Integer(1)],
+            [Value::Integer(2)],
+            [Value::Integer(9)]
+        ]
     );
 }
 
@@ -268,7 +277,11 @@ fn limits_are_enforced() {
     let mut svc = service();
     let c = svc.open_connection(0);
     let lim = |r: Response| assert_eq!(error(r).code, ErrorCode::LimitExceeded);
-    lim(svc.handle(c, q(&format!("SELECT '{}'", "x".repeat(100_000)), vec![]), 0));
+    lim(svc.handle(
+        c,
+        q(&format!("SELECT '{}'", "x".repeat(100_000)), vec![]),
+        0,
+    ));
     lim(svc.handle(c, q("SELECT 1", vec![Value::Null; MAX_PARAMS + 1]), 0));
     lim(svc.handle(
         c,
@@ -276,7 +289,11 @@ fn limits_are_enforced() {
         0,
     ));
     // Values the SQL computes are held to the same limit.
-    lim(svc.handle(c, q(&format!("SELECT zeroblob({})", MAX_VALUE_BYTES + 1), vec![]), 0));
+    lim(svc.handle(
+        c,
+        q(&format!("SELECT zeroblob({})", MAX_VALUE_BYTES + 1), vec![]),
+        0,
+    ));
     lim(svc.handle(
         c,
         Request::Batch {
@@ -293,13 +310,30 @@ fn limits_are_enforced() {
         svc.handle(c, q("INSERT INTO big VALUES (?)", vec![row.clone()]), 0);
     }
     lim(svc.handle(c, q("SELECT b FROM big", vec![]), 0));
-    assert_eq!(result(svc.handle(c, q("SELECT b FROM big LIMIT 2", vec![]), 0)).rows.len(), 2);
+    assert_eq!(
+        result(svc.handle(c, q("SELECT b FROM big LIMIT 2", vec![]), 0))
+            .rows
+            .len(),
+        2
+    );
     // Prepared statements per connection.
     for i in 0..MAX_PREPARED_PER_CONNECTION {
-        let r = svc.handle(c, Request::Prepare { sql: format!("SELECT {i}") }, 0);
+        let r = svc.handle(
+            c,
+            Request::Prepare {
+                sql: format!("SELECT {i}"),
+            },
+            0,
+        );
         assert!(matches!(r, Response::Prepared(_)), "{r:?}");
     }
-    lim(svc.handle(c, Request::Prepare { sql: "SELECT 1".into() }, 0));
+    lim(svc.handle(
+        c,
+        Request::Prepare {
+            sql: "SELECT 1".into(),
+        },
+        0,
+    ));
     // Limits fail the request only: the connection goes on serving.
     assert_eq!(svc.handle(c, Request::Ping, 0), Response::Pong);
 }
@@ -311,8 +345,15 @@ fn malformed_frames_get_typed_errors_and_the_connection_keeps_serving() {
     let f = frame(&mut svc, c, "not json");
     assert_eq!(f["id"], Json::Null);
     assert_eq!(f["code"], "INVALID_REQUEST");
-    let f = frame(&mut svc, c, r#"{"id": 4, "type": "query", "sql": "SELECT 1", "typo": 1}"#);
-    assert_eq!((f["id"].clone(), f["code"].clone()), (json!(4), json!("INVALID_REQUEST")));
+    let f = frame(
+        &mut svc,
+        c,
+        r#"{"id": 4, "type": "query", "sql": "SELECT 1", "typo": 1}"#,
+    );
+    assert_eq!(
+        (f["id"].clone(), f["code"].clone()),
+        (json!(4), json!("INVALID_REQUEST"))
+    );
     let f = frame(&mut svc, c, r#"{"id": 5, "type": "launch"}"#);
     assert_eq!(f["id"], 5);
     let huge = format!(
@@ -321,13 +362,18 @@ fn malformed_frames_get_typed_errors_and_the_connection_keeps_serving() {
     );
     let f = frame(&mut svc, c, &huge);
     assert_eq!(f["code"], "LIMIT_EXCEEDED");
-    let f = frame(&mut svc, c, r#"{"id": 7, "type": "query", "sql": "SELECT ?1 + 1", "params": [41]}"#);
+    let f = frame(
+        &mut svc,
+        c,
+        r#"{"id": 7, "type": "query", "sql": "SELECT ?1 + 1", "params": [41]}"#,
+    );
     assert_eq!(
         f,
         json!({"id": 7, "type": "result", "columns": ["?1 + 1"], "rows": [[42]],
                "rows_affected": 0, "last_insert_rowid": 0})
     );
-    let f: ServerFrame = serde_json::from_str(&transport::encode_frame(&transport::binary_frame_error())).unwrap();
+    let f: ServerFrame =
+        serde_json::from_str(&transport::encode_frame(&transport::binary_frame_error())).unwrap();
     assert_eq!(f.response.error().unwrap().code, ErrorCode::InvalidRequest);
 }
 
@@ -336,22 +382,26 @@ fn two_connections_writing_one_row_conflict_and_the_loser_may_retry() {
     let mut svc = service();
     let a = svc.open_connection(0);
     let b = svc.open_connection(0);
-    svc.handle(a, exec("CREATE TABLE t(id INTEGER PRIMARY KEY, n); INSERT INTO t VALUES (1, 0)"), 0);
+    svc.handle(
+        a,
+        exec("CREATE TABLE t(id INTEGER PRIMARY KEY, n); INSERT INTO t VALUES (1, 0)"),
+        0,
+    );
     for c in [a, b] {
-        svc.handle(c, Request::Begin { mode: BeginMode::Deferred }, 0);
+        svc.handle(c, begin(), 0);
     }
     // Snapshot isolation: b does not see a's uncommitted write.
     svc.handle(a, q("UPDATE t SET n = n + 1 WHERE id = 1", vec![]), 0);
     assert_eq!(rows(&mut svc, b, "SELECT n FROM t"), [[Value::Integer(0)]]);
     svc.handle(b, q("UPDATE t SET n = n + 10 WHERE id = 1", vec![]), 0);
-    assert_eq!(svc.handle(a, Request::Commit, 0), Response::Ok { in_transaction: false });
+    assert_eq!(svc.handle(a, Request::Commit, 0), ok(false));
     let e = error(svc.handle(b, Request::Commit, 0));
     assert_eq!((e.code, e.retryable), (ErrorCode::Conflict, true));
     assert!(!svc.in_transaction(b));
     // The retry sees a's commit and succeeds.
-    svc.handle(b, Request::Begin { mode: BeginMode::Deferred }, 0);
+    svc.handle(b, begin(), 0);
     svc.handle(b, q("UPDATE t SET n = n + 10 WHERE id = 1", vec![]), 0);
-    assert_eq!(svc.handle(b, Request::Commit, 0), Response::Ok { in_transaction: false });
+    assert_eq!(svc.handle(b, Request::Commit, 0), ok(false));
     assert_eq!(rows(&mut svc, a, "SELECT n FROM t"), [[Value::Integer(11)]]);
 }
 
@@ -361,7 +411,7 @@ fn idle_transactions_are_rolled_back_and_reported_as_timeouts() {
     let a = svc.open_connection(0);
     let b = svc.open_connection(0);
     svc.handle(a, exec("CREATE TABLE t(id INTEGER PRIMARY KEY, n)"), 0);
-    svc.handle(a, Request::Begin { mode: BeginMode::Deferred }, 1_000);
+    svc.handle(a, begin(), 1_000);
     svc.handle(a, q("INSERT INTO t VALUES (1, 1)", vec![]), 1_000);
     let later = 1_001 + TRANSACTION_IDLE_TIMEOUT_MS;
     assert_eq!(svc.expire_idle(later), 1);
@@ -370,7 +420,10 @@ fn idle_transactions_are_rolled_back_and_reported_as_timeouts() {
     assert_eq!(r.rows_affected, 1);
     let e = error(svc.handle(a, q("INSERT INTO t VALUES (2, 2)", vec![]), later));
     assert_eq!((e.code, e.retryable), (ErrorCode::Timeout, false));
-    assert_eq!(rows(&mut svc, a, "SELECT id, n FROM t"), [[Value::Integer(1), Value::Integer(2)]]);
+    assert_eq!(
+        rows(&mut svc, a, "SELECT id, n FROM t"),
+        [[Value::Integer(1), Value::Integer(2)]]
+    );
 }
 
 #[test]
@@ -378,15 +431,18 @@ fn dropped_connections_leave_nothing_behind() {
     let mut svc = service();
     let a = svc.open_connection(0);
     svc.handle(a, exec("CREATE TABLE t(id INTEGER PRIMARY KEY)"), 0);
-    svc.handle(a, Request::Begin { mode: BeginMode::Deferred }, 0);
+    svc.handle(a, begin(), 0);
     svc.handle(a, q("INSERT INTO t VALUES (1)", vec![]), 0);
     let b = svc.open_connection(0);
-    svc.handle(b, Request::Begin { mode: BeginMode::Deferred }, 0);
+    svc.handle(b, begin(), 0);
     svc.close_connection(a);
     // b writes the same row and commits without conflict: a held nothing.
     svc.handle(b, q("INSERT INTO t VALUES (1)", vec![]), 0);
-    assert_eq!(svc.handle(b, Request::Commit, 0), Response::Ok { in_transaction: false });
-    assert_eq!(rows(&mut svc, b, "SELECT count(*) FROM t"), [[Value::Integer(1)]]);
+    assert_eq!(svc.handle(b, Request::Commit, 0), ok(false));
+    assert_eq!(
+        rows(&mut svc, b, "SELECT count(*) FROM t"),
+        [[Value::Integer(1)]]
+    );
 }
 
 #[test]
@@ -405,7 +461,12 @@ fn http_pipelines_and_batches() {
     let (status, text) = svc.http_pipeline(body.to_string().as_bytes(), 0);
     assert_eq!(status, 200, "{text}");
     let out: Json = serde_json::from_str(&text).unwrap();
-    let types: Vec<_> = out["responses"].as_array().unwrap().iter().map(|r| r["type"].clone()).collect();
+    let types: Vec<_> = out["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].clone())
+        .collect();
     assert_eq!(
         types,
         ["results", "ok", "result", "error", "ok", "result", "ok", "result"].map(|t| json!(t))
@@ -413,7 +474,10 @@ fn http_pipelines_and_batches() {
     assert_eq!(out["responses"][5]["rows"], json!([[1]]));
     assert_eq!(svc.connection_count(), 0);
     // The transaction left open at the end was rolled back.
-    let (_, text) = svc.http_pipeline(br#"{"requests":[{"type":"query","sql":"SELECT count(*) FROM t"}]}"#, 0);
+    let (_, text) = svc.http_pipeline(
+        br#"{"requests":[{"type":"query","sql":"SELECT count(*) FROM t"}]}"#,
+        0,
+    );
     assert!(text.contains("[[1]]"), "{text}");
 
     let (status, text) = svc.http_batch(
@@ -422,7 +486,10 @@ fn http_pipelines_and_batches() {
     );
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("[[6]]"), "{text}");
-    let (status, text) = svc.http_batch(br#"{"statements":[{"sql":"INSERT INTO nope VALUES (1)"}]}"#, 0);
+    let (status, text) = svc.http_batch(
+        br#"{"statements":[{"sql":"INSERT INTO nope VALUES (1)"}]}"#,
+        0,
+    );
     assert_eq!(status, 404);
     let e: Json = serde_json::from_str(&text).unwrap();
     assert_eq!(e["error"]["code"], "NOT_FOUND");
@@ -439,17 +506,27 @@ fn a_database_on_files_persists_across_services() {
     {
         let mut svc = Service::new(Database::open_dir(dir.path()).unwrap());
         let c = svc.open_connection(0);
-        svc.handle(c, exec("CREATE TABLE t(x); INSERT INTO t VALUES ('kept')"), 0);
+        svc.handle(
+            c,
+            exec("CREATE TABLE t(x); INSERT INTO t VALUES ('kept')"),
+            0,
+        );
         assert!(!svc.is_poisoned());
     }
     let mut svc = Service::new(Database::open_dir(dir.path()).unwrap());
     let c = svc.open_connection(0);
-    assert_eq!(rows(&mut svc, c, "SELECT x FROM t"), [[Value::Text("kept".into())]]);
+    assert_eq!(
+        rows(&mut svc, c, "SELECT x FROM t"),
+        [[Value::Text("kept".into())]]
+    );
     // A reopened database loses open transactions, and says so once.
-    svc.handle(c, Request::Begin { mode: BeginMode::Deferred }, 0);
+    svc.handle(c, begin(), 0);
     svc.replace_database(Database::open_dir(dir.path()).unwrap());
     let e = error(svc.handle(c, Request::Commit, 0));
     assert_eq!(e.code, ErrorCode::Internal);
     assert!(!svc.in_transaction(c));
-    assert_eq!(rows(&mut svc, c, "SELECT x FROM t"), [[Value::Text("kept".into())]]);
+    assert_eq!(
+        rows(&mut svc, c, "SELECT x FROM t"),
+        [[Value::Text("kept".into())]]
+    );
 }
