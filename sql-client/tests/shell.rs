@@ -95,9 +95,23 @@ fn command_and_file_modes() {
     assert!(text(&out.stdout).contains("| 42 |"));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("script.sql");
-    std::fs::write(&file, "SELECT a * 2 AS d FROM x;\n.read missing.sql\n").unwrap();
+    let inner = dir.path().join("inner.sql");
+    std::fs::write(&inner, "SELECT a + 1 AS plus\n  FROM x;\n").unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "SELECT a * 2 AS d FROM x;\n.read '{}'\n.read missing.sql\n",
+            inner.display()
+        ),
+    )
+    .unwrap();
     let out = dosql(&url, &["--file", file.to_str().unwrap()], "");
     assert!(text(&out.stdout).contains("| 84 |"));
+    assert!(
+        text(&out.stdout).contains("|   43 |"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(text(&out.stderr).contains("cannot read missing.sql"));
     assert_eq!(out.status.code(), Some(1));
     let out = Command::new(env!("CARGO_BIN_EXE_dosql"))
