@@ -17,6 +17,7 @@
 //! left a transaction open there, since HTTP would run it outside. A socket that drops fails
 //! its pending requests; the next call opens a new one.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,6 +69,8 @@ impl Default for Config {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Set by [`Client::with_timeout`]: a shorter limit for this handle.
+    timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Client {
@@ -119,6 +122,7 @@ impl Client {
             }
         }
         let client = Client {
+            timeout: None,
             inner: Arc::new(Inner {
                 endpoint,
                 config,
@@ -133,6 +137,27 @@ impl Client {
             client.ping().await?;
         }
         Ok(client)
+    }
+
+    /// A handle that shares this client's connections but whose calls
+    /// give up after `timeout` with [`Error::Timeout`] (a call that timed
+    /// out may still run on the server). `Config::request_timeout` still
+    /// bounds every request, so it caps this.
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// Runs `call` within this handle's timeout, if it has one.
+    pub(crate) async fn within<T>(&self, call: impl Future<Output = Result<T>>) -> Result<T> {
+        match self.timeout {
+            None => call.await,
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .unwrap_or(Err(Error::Timeout(limit))),
+        }
     }
 
     /// Whether calls go over a WebSocket (false: HTTP only).
@@ -189,7 +214,7 @@ impl Client {
             statements,
             transactional,
         };
-        let out = self.inner.http.batch(&body).await?;
+        let out = self.within(self.inner.http.batch(&body)).await?;
         Ok(out.results.into_iter().map(Rows::from).collect())
     }
 
@@ -212,6 +237,10 @@ impl Client {
 
     /// Sends one request by the route described in the module doc.
     pub(crate) async fn call(&self, request: Request) -> Result<Response> {
+        self.within(self.route(request)).await
+    }
+
+    async fn route(&self, request: Request) -> Result<Response> {
         if !self.inner.websocket {
             return self.inner.http.single(request).await;
         }

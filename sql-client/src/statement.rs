@@ -15,7 +15,7 @@
 
 use std::sync::{Arc, Weak};
 
-use shared_types::{limits, Prepared, Request, Response};
+use shared_types::{limits, Params, Prepared, Request, Response};
 
 use crate::client::{one_result, Client};
 use crate::error::{Error, Result};
@@ -96,6 +96,10 @@ impl Statement {
 
     pub async fn query(&self, params: impl IntoParams) -> Result<Rows> {
         let params = params.into_params();
+        self.client.within(self.run(params)).await
+    }
+
+    async fn run(&self, params: Params) -> Result<Rows> {
         let by_text = Request::Query {
             sql: self.sql.clone(),
             params: params.clone(),

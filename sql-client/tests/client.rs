@@ -641,3 +641,27 @@ async fn bad_urls_fail_before_any_io() {
         .unwrap();
     assert!(matches!(e, Error::Invalid(_)), "{e}");
 }
+
+#[tokio::test]
+async fn per_handle_timeouts_give_up_and_leave_the_connection_usable() {
+    let server = Server::start();
+    let db = client(&server).await;
+    let values: Vec<String> = (0..100).map(|i| format!("({i})")).collect();
+    db.execute("CREATE TABLE n(x INTEGER)", ()).await.unwrap();
+    db.execute(&format!("INSERT INTO n VALUES {}", values.join(",")), ())
+        .await
+        .unwrap();
+    // A million-row join takes far longer than 10 ms.
+    let slow = "SELECT count(*) FROM n a, n b, n c";
+    let impatient = db.with_timeout(std::time::Duration::from_millis(10));
+    let e = impatient.query(slow, ()).await.unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e}");
+    let stmt = impatient.prepare(slow).await.unwrap();
+    assert!(matches!(stmt.query(()).await, Err(Error::Timeout(_))));
+    // The late answers are dropped; the shared socket goes on serving.
+    let n: i64 = db.query(slow, ()).await.unwrap().one().unwrap();
+    assert_eq!(n, 1_000_000);
+    let patient = db.with_timeout(std::time::Duration::from_secs(60));
+    let n: i64 = patient.query("SELECT 4", ()).await.unwrap().one().unwrap();
+    assert_eq!(n, 4);
+}
