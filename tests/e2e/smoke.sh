@@ -167,9 +167,27 @@ post nope batch 200 '{"statements": [{"sql": "SELECT 1"}]}' >/dev/null
 post a pipeline 200 '{"requests": [{"type": "schema"}]}' \
     | check '[t["name"] for t in r["responses"][0]["tables"]] == ["t"]' "schema introspection; the refused requests created nothing"
 
+# About 12 MB of random rows: past the checkpoint threshold, so they sit in
+# dosql_page, thousands of pages for the cold start below.
+sql cold 200 '[{"sql": "CREATE TABLE big (id INTEGER PRIMARY KEY, payload BLOB)"},
+               {"sql": "INSERT INTO big SELECT x, randomblob(500) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 24000) SELECT x FROM c)"}]' \
+    | check 'r["results"][1]["rows_affected"] == 24000' "database cold: 24,000 rows of 500 random bytes"
+
+# stats <db>: the Object's storage statistics.
+stats() {
+    curl -s -m 30 -H "Authorization: Bearer $token" "$base/db/$1/v1/stats"
+}
+
 echo "smoke: restarting wrangler on the same persistence directory"
 stop_wrangler
 start_wrangler
+
+stats cold | check 'not r["open"] and r["pages_read"] == 0 and r["pages_stored"] > 2500' "cold start: nothing read before the first query"
+sql cold 200 '[{"sql": "SELECT length(payload) FROM big WHERE id = 12345"}]' \
+    | check 'r["results"][0]["rows"] == [[500]]' "cold start: point query"
+stats cold | check 'r["open"] and 0 < r["pages_read"] <= 40 < r["pages_stored"]' "cold start: a point query read only a few pages of thousands (lazy loading)"
+stats cold
+echo
 
 sql a 200 '[{"sql": "SELECT id, v, b, n FROM t WHERE id < 3 ORDER BY id"}]' \
     | check "r[\"results\"][0][\"rows\"] == $rows_1_2" "rows survive restart"

@@ -248,7 +248,7 @@ impl DurableObject for DoSql {
         let instance = (js_sys::Math::random() * (1u64 << 53) as f64) as u64;
         DoSql {
             state,
-            handle: DoSqlHandle { sql, storage },
+            handle: DoSqlHandle::new(sql, storage),
             instance,
             service: RefCell::new(None),
         }
@@ -261,6 +261,7 @@ impl DurableObject for DoSql {
             (["db", _, "v1", "ws"], Method::Get) => self.open_websocket(&req).await,
             (["db", _, "v1", "pipeline"], Method::Post) => self.http(req, false).await,
             (["db", _, "v1", "batch"], Method::Post) => self.http(req, true).await,
+            (["db", _, "v1", "stats"], Method::Get) => self.stats(),
             _ => error_response(&WireError::new(
                 ErrorCode::NotFound,
                 format!("no route for {} {path}", req.method()),
@@ -343,6 +344,30 @@ impl DurableObject for DoSql {
 }
 
 impl DoSql {
+    /// `GET /db/{name}/v1/stats`: what this in-memory instance has read
+    /// and holds, for operators and for the cold-start test (pages read
+    /// stay far below pages stored). It does not open the database.
+    fn stats(&self) -> worker::Result<Response> {
+        let (pages_stored, wal_rows) = match self.handle.stored_rows() {
+            Ok(counts) => counts,
+            Err(e) => return error_response(&internal(e)),
+        };
+        let (connections, transactions) = self
+            .service
+            .borrow()
+            .as_ref()
+            .map_or((0, 0), |s| (s.connection_count(), s.transaction_count()));
+        let body = serde_json::json!({
+            "open": self.service.borrow().is_some(),
+            "pages_read": self.handle.pages_read.get(),
+            "pages_stored": pages_stored,
+            "wal_rows": wal_rows,
+            "connections": connections,
+            "transactions": transactions,
+        });
+        json_response(200, body.to_string())
+    }
+
     /// Rolls back and forgets the connection of a closed socket.
     fn drop_socket(&self, ws: &WebSocket) {
         let a: Option<Attachment> = ws.deserialize_attachment().ok().flatten();

@@ -35,6 +35,9 @@
 //! * **Bad stored bytes never panic:** wrong lengths, types or part counts
 //!   are `Error::Corruption`.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use dosql::error::{Error, Result};
 use dosql::store::{check_batch, validate_page_size, LogStore, Lsn, PageId, PageStore};
 use dosql::{corruption, invalid};
@@ -77,9 +80,32 @@ extern "C" {
 pub struct DoSqlHandle {
     pub sql: SqlStorage,
     pub storage: JsValue,
+    /// Pages read from storage through any store of this handle: shows
+    /// that opening a database reads only what its queries touch.
+    pub pages_read: Rc<Cell<u64>>,
 }
 
 impl DoSqlHandle {
+    pub fn new(sql: SqlStorage, storage: JsValue) -> DoSqlHandle {
+        DoSqlHandle {
+            sql,
+            storage,
+            pages_read: Rc::default(),
+        }
+    }
+
+    /// Rows of `dosql_page` and of `dosql_wal` (0 before the tables exist).
+    pub fn stored_rows(&self) -> Result<(u64, u64)> {
+        self.create_tables()?;
+        let count = |table: &str| -> Result<u64> {
+            match self.one(&format!("SELECT COUNT(*) FROM {table}"), vec![])? {
+                Some(v) => as_u64(&v, table),
+                None => Ok(0),
+            }
+        };
+        Ok((count("dosql_page")?, count("dosql_wal")?))
+    }
+
     fn exec(&self, query: &str, params: Vec<JsValue>) -> Result<SqlCursor> {
         self.sql.exec_raw(query, params).map_err(storage_error)
     }
@@ -245,6 +271,7 @@ impl PageStore for DoPageStore {
                 self.page_size
             ));
         }
+        self.db.pages_read.set(self.db.pages_read.get() + 1);
         match self
             .db
             .one("SELECT data FROM dosql_page WHERE id = ?", vec![int(id)?])?
