@@ -110,6 +110,8 @@ fn is_ddl(stmt: &Statement) -> bool {
         Statement::CreateTable(_)
             | Statement::CreateIndex(_)
             | Statement::CreateView(_)
+            | Statement::CreateTrigger(_)
+            | Statement::DropTrigger(_)
             | Statement::Drop { .. }
     )
 }
@@ -558,7 +560,7 @@ impl Database {
             session.last_insert_rowid = rowid;
         }
         session.changes = changes.rows;
-        session.total_changes += changes.rows;
+        session.total_changes += changes.rows + ex.dml.trigger_changes;
         Ok(result)
     }
 }
@@ -585,6 +587,8 @@ fn ddl_statement(
             }
             ddl::create_view(schema, ex, c).map(|_| ())
         }
+        Statement::CreateTrigger(c) => crate::sql::trigger::create(schema, ex, c).map(|_| ()),
+        Statement::DropTrigger(d) => crate::sql::trigger::drop(schema, ex, d),
         Statement::Drop {
             object_type,
             if_exists,

@@ -26,6 +26,7 @@ use crate::sql::dml;
 use crate::sql::exec::Exec;
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::{object_name, Column, Schema, Table};
+use crate::sql::trigger;
 use crate::sql::value::{apply_affinity, compare, Value};
 use crate::sql::write;
 
@@ -314,9 +315,9 @@ pub fn parent_changed(ex: &mut Exec, table: &Table, old: &Row, new: Option<&Row>
                     deferred: fk.deferred,
                 }),
                 RefAction::Cascade if new.is_none() => {
-                    for (key, row) in found {
-                        if rows::get(ex.engine, ex.txn, child, &key)?.is_some() {
-                            write::delete_with_actions(ex, child, &key, &row)?;
+                    for (key, _) in found {
+                        if let Some(row) = rows::get(ex.engine, ex.txn, child, &key)? {
+                            trigger::delete_row(ex, child, &key, &row)?;
                         }
                     }
                 }
@@ -335,7 +336,7 @@ pub fn parent_changed(ex: &mut Exec, table: &Table, old: &Row, new: Option<&Row>
                                 _ => new_values.as_ref().expect("an update")[k].clone(),
                             };
                         }
-                        write::update_row(ex, &t, &key, &current, changed)?;
+                        trigger::update_row(ex, &t, &key, &current, changed, &fk.columns)?;
                     }
                 }
             }

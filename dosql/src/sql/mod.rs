@@ -31,6 +31,7 @@ mod record;
 mod returning;
 mod rows;
 mod schema;
+mod trigger;
 mod upsert;
 mod write;
 

@@ -94,6 +94,9 @@ impl Dialect for Sqlite {
         if parser.parse_keyword(Keyword::PRAGMA) {
             return Some(parse_pragma(parser));
         }
+        if crate::sql::trigger::parse::at_create_trigger(parser) {
+            return Some(crate::sql::trigger::parse::create_trigger(parser));
+        }
         if is_keyword(&parser.peek_token_ref().token, Keyword::VACUUM)
             && is_keyword(&parser.peek_nth_token_ref(1).token, Keyword::REINDEX)
         {
