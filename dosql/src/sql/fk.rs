@@ -27,7 +27,7 @@ use crate::sql::exec::Exec;
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::{object_name, Column, Schema, Table};
 use crate::sql::trigger;
-use crate::sql::value::{apply_affinity, compare, Value};
+use crate::sql::value::{apply_affinity, compare, Collation, Value};
 use crate::sql::write;
 
 /// What happens to child rows when their parent row goes or changes key.
@@ -216,27 +216,123 @@ fn parent_exists(ex: &mut Exec, parent: &Table, cols: &[usize], values: &[Value]
     )))
 }
 
-/// Rows of `child` whose columns `cols` equal `values`.
+/// True if `lead` holds the same columns as `cols`, in any order.
+fn same_columns(lead: &[usize], cols: &[usize]) -> bool {
+    lead.len() == cols.len() && cols.iter().all(|c| lead.contains(c))
+}
+
+/// Where the rows of `child` with given values in `cols` can be found
+/// without a full scan.
+enum Path<'t> {
+    Rowid,
+    /// The leading columns of a WITHOUT ROWID key.
+    KeyPrefix,
+    /// The leading columns of an index whose collations are the columns'.
+    Index(&'t crate::sql::schema::Index),
+    Scan,
+}
+
+fn path<'t>(child: &'t Table, cols: &[usize]) -> Path<'t> {
+    if child.rowid_alias.is_some_and(|a| cols == [a]) {
+        return Path::Rowid;
+    }
+    let k = cols.len();
+    if child.without_rowid
+        && child.primary_key.len() >= k
+        && same_columns(&child.primary_key[..k], cols)
+    {
+        return Path::KeyPrefix;
+    }
+    child
+        .indexes
+        .iter()
+        .find(|i| {
+            i.columns.len() >= k
+                && same_columns(&i.columns[..k], cols)
+                && i.columns[..k]
+                    .iter()
+                    .zip(&i.collations)
+                    .all(|(c, coll)| *coll == child.columns[*c].collation)
+        })
+        .map_or(Path::Scan, Path::Index)
+}
+
+/// Rows of `child` whose columns `cols` equal `values` (none if a value
+/// is NULL). Like SQLite, this reads them through the rowid, the key or
+/// an index led by the columns when there is one, and scans the table
+/// otherwise; the candidates are then compared exactly.
 fn child_rows(
     ex: &mut Exec,
     child: &Table,
     cols: &[usize],
     values: &[Value],
 ) -> Result<Vec<(Vec<u8>, Row)>> {
-    let all = rows::scan(
-        ex.engine,
-        ex.txn,
-        child,
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Unbounded,
-    )?;
-    Ok(all
-        .into_iter()
-        .filter(|(_, row)| {
-            cols.iter().zip(values).all(|(c, v)| {
-                !row[*c].is_null() && compare(&row[*c], v, child.columns[*c].collation).is_eq()
-            })
+    use std::ops::Bound;
+    let equal = |row: &Row| {
+        cols.iter().zip(values).all(|(c, v)| {
+            !row[*c].is_null() && compare(&row[*c], v, child.columns[*c].collation).is_eq()
         })
+    };
+    if values.iter().any(Value::is_null) {
+        return Ok(Vec::new());
+    }
+    // The key columns in the order the key or index holds them.
+    let prefix_of = |lead: &[usize], colls: &[Collation]| {
+        let mut prefix = Vec::new();
+        for (c, coll) in lead.iter().zip(colls) {
+            let v = &values[cols.iter().position(|x| x == c).expect("same columns")];
+            rows::push_key(v, *coll, &mut prefix);
+        }
+        prefix
+    };
+    let k = cols.len();
+    let candidates = match path(child, cols) {
+        Path::Rowid => match values[0] {
+            Value::Integer(i) => {
+                let mut key = Vec::with_capacity(10);
+                crate::keycode::encode_i64(i, &mut key);
+                let row = rows::get(ex.engine, ex.txn, child, &key)?;
+                row.map(|r| (key, r)).into_iter().collect()
+            }
+            _ => rows::scan(ex.engine, ex.txn, child, Bound::Unbounded, Bound::Unbounded)?,
+        },
+        Path::KeyPrefix => {
+            let lead = &child.primary_key[..k];
+            let colls: Vec<Collation> = lead.iter().map(|c| child.columns[*c].collation).collect();
+            let prefix = prefix_of(lead, &colls);
+            let end = rows::prefix_end(&prefix);
+            rows::scan(
+                ex.engine,
+                ex.txn,
+                child,
+                Bound::Included(&prefix),
+                Bound::Excluded(&end),
+            )?
+        }
+        Path::Index(index) => {
+            let prefix = prefix_of(&index.columns[..k], &index.collations);
+            let end = rows::prefix_end(&prefix);
+            let keys = rows::index_scan(
+                ex.engine,
+                ex.txn,
+                index,
+                Bound::Included(&prefix),
+                Bound::Excluded(&end),
+                usize::MAX,
+            )?;
+            let mut found = Vec::with_capacity(keys.len());
+            for key in keys {
+                if let Some(row) = rows::get(ex.engine, ex.txn, child, &key)? {
+                    found.push((key, row));
+                }
+            }
+            found
+        }
+        Path::Scan => rows::scan(ex.engine, ex.txn, child, Bound::Unbounded, Bound::Unbounded)?,
+    };
+    Ok(candidates
+        .into_iter()
+        .filter(|(_, row)| equal(row))
         .collect())
 }
 
