@@ -273,3 +273,51 @@ fn many_parents_with_indexed_children() {
         &["0|0"],
     );
 }
+
+#[test]
+fn drop_table_of_a_parent_deletes_its_rows_first() {
+    let mut d = Both::new();
+    d.script(
+        "PRAGMA foreign_keys = ON;
+         CREATE TABLE p(id INTEGER PRIMARY KEY);
+         CREATE TABLE casc(pid REFERENCES p ON DELETE CASCADE);
+         CREATE TABLE plain(pid REFERENCES p);
+         CREATE TABLE late(pid REFERENCES p DEFERRABLE INITIALLY DEFERRED);
+         INSERT INTO p VALUES (1), (2), (3);
+         INSERT INTO casc VALUES (1), (2), (NULL);
+         INSERT INTO plain VALUES (3)",
+    );
+    // A child without an action keeps the parent table.
+    d.fails("DROP TABLE p");
+    d.check("SELECT count(*) FROM p", &["3"]);
+    d.check("SELECT count(*) FROM casc", &["3"]);
+    d.script(
+        "DELETE FROM plain;
+         DROP TABLE p;
+         SELECT count(*) FROM casc",
+    );
+    d.check("SELECT count(*) FROM casc", &["1"]);
+    d.fails("INSERT INTO casc VALUES (1)");
+    // Deferred constraints fail at COMMIT instead.
+    d.script(
+        "CREATE TABLE p(id INTEGER PRIMARY KEY);
+         INSERT INTO p VALUES (7);
+         INSERT INTO late VALUES (7);
+         DELETE FROM casc;
+         BEGIN;
+         DROP TABLE p",
+    );
+    d.fails("COMMIT");
+    d.script("ROLLBACK");
+    d.check("SELECT * FROM p", &["7"]);
+    d.script("DELETE FROM late; DROP TABLE p");
+    // With foreign keys off, DROP TABLE deletes nothing else.
+    d.script(
+        "PRAGMA foreign_keys = OFF;
+         CREATE TABLE p(id INTEGER PRIMARY KEY);
+         INSERT INTO p VALUES (1);
+         INSERT INTO casc VALUES (1);
+         DROP TABLE p;
+         SELECT * FROM casc",
+    );
+}

@@ -497,7 +497,9 @@ impl Database {
                 .schema
                 .take()
                 .unwrap_or_else(|| committed.as_ref().clone());
-            let outcome = ddl_statement(&mut working, &mut ex, stmt, info);
+            let outcome = fk::before_drop(&mut ex, &working, stmt)
+                .map(|deferred| txn.deferred_fk.extend(deferred))
+                .and_then(|_| ddl_statement(&mut working, &mut ex, stmt, info));
             txn.schema = Some(working);
             outcome?;
             return Ok(result);

@@ -449,7 +449,15 @@ fn violated(ex: &mut Exec, schema: &Schema, p: &Pending) -> Result<bool> {
     let Some(fk) = child.foreign_keys.get(p.fk) else {
         return Ok(false);
     };
-    let (parent, cols) = parent_key(schema, child, fk)?;
+    let (parent, cols) = match parent_key(schema, child, fk) {
+        Ok(found) => found,
+        // The parent table was dropped since (DROP TABLE of a parent
+        // whose children had deferred constraints).
+        Err(Error::NotFound(_)) => {
+            return Ok(!child_rows(ex, child, &fk.columns, &p.values)?.is_empty())
+        }
+        Err(e) => return Err(e),
+    };
     if parent_exists(ex, parent, &cols, &p.values)? {
         return Ok(false);
     }
@@ -468,6 +476,63 @@ pub fn verify(ex: &mut Exec, checks: &[Pending]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The implicit `DELETE FROM` of DROP TABLE while foreign keys are on,
+/// as in SQLite: the rows of a dropped table that some table references
+/// are deleted first, with their FK actions but without triggers, and an
+/// immediate constraint this leaves violated fails the DROP. Returns the
+/// deferred checks for the transaction to keep.
+pub fn before_drop(ex: &mut Exec, schema: &Schema, stmt: &ast::Statement) -> Result<Vec<Pending>> {
+    let ast::Statement::Drop {
+        object_type: ast::ObjectType::Table,
+        names,
+        ..
+    } = stmt
+    else {
+        return Ok(Vec::new());
+    };
+    if !ex.dml.foreign_keys {
+        return Ok(Vec::new());
+    }
+    let mut inner = Exec {
+        engine: &mut *ex.engine,
+        txn: ex.txn,
+        params: &[],
+        func: ex.func.clone(),
+        ctes: Default::default(),
+        schema: Some(schema),
+        dml: crate::sql::write::DmlState {
+            foreign_keys: true,
+            ..Default::default()
+        },
+    };
+    for n in names {
+        let Some(table) = schema.table(&object_name(n)?) else {
+            continue;
+        };
+        let referenced = schema.tables.values().any(|c| {
+            c.foreign_keys
+                .iter()
+                .any(|fk| fk.parent.eq_ignore_ascii_case(&table.name))
+        });
+        if !referenced {
+            continue;
+        }
+        let all = rows::scan(
+            inner.engine,
+            inner.txn,
+            table,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+        )?;
+        for (key, row) in all {
+            if rows::get(inner.engine, inner.txn, table, &key)?.is_some() {
+                write::delete_with_actions(&mut inner, table, &key, &row)?;
+            }
+        }
+    }
+    end_statement(&mut inner)
 }
 
 /// At the end of a statement: verifies its immediate checks and returns
