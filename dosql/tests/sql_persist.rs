@@ -95,3 +95,23 @@ fn triggers_survive_reopen_in_creation_order() {
         )
         .is_ok());
 }
+
+#[test]
+fn table_constraint_conflict_clauses_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut db = Database::open_dir(dir.path()).unwrap();
+        let mut s = Session::new();
+        db.execute(
+            &mut s,
+            "CREATE TABLE t(a, b, UNIQUE (a) ON CONFLICT REPLACE); INSERT INTO t VALUES (1, 'x')",
+            &[],
+        )
+        .unwrap();
+    }
+    let mut db = Database::open_dir(dir.path()).unwrap();
+    let mut s = Session::new();
+    db.execute(&mut s, "INSERT INTO t VALUES (1, 'y')", &[])
+        .unwrap();
+    assert_eq!(count(&mut db, &mut s, "SELECT count(*) FROM t"), 1);
+}

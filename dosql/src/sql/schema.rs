@@ -369,8 +369,16 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
                 for c in ident_list(&p.columns)? {
                     pk.push((c.0, false));
                 }
+                if let Some(how) = table_conflict(&p.index_options)? {
+                    conflicts.primary_key = Some(how);
+                }
             }
-            ast::TableConstraint::Unique(u) => uniques.push(ident_list(&u.columns)?),
+            ast::TableConstraint::Unique(u) => {
+                if let Some(how) = table_conflict(&u.index_options)? {
+                    unique_conflicts.push((uniques.len(), how));
+                }
+                uniques.push(ident_list(&u.columns)?)
+            }
             ast::TableConstraint::Check(check) => checks.push((
                 check.name.as_ref().map(|n| n.value.clone()),
                 check.expr.as_ref().clone(),
@@ -456,6 +464,23 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
         });
     }
     Ok(table)
+}
+
+/// A table constraint's `ON CONFLICT` clause, which the parser carries
+/// as the index option `COMMENT 'ON CONFLICT word'` (see parse.rs).
+fn table_conflict(options: &[ast::IndexOption]) -> Result<Option<Resolution>> {
+    let mut found = None;
+    for o in options {
+        let word = match o {
+            ast::IndexOption::Comment(text) => text.strip_prefix("ON CONFLICT "),
+            ast::IndexOption::Using(_) => None,
+        }
+        .ok_or_else(|| invalid!("unsupported constraint option {o}"))?;
+        let how = Resolution::of_keyword(word)
+            .ok_or_else(|| Error::Syntax(format!("near \"{word}\": syntax error")))?;
+        found = Some(how);
+    }
+    Ok(found)
 }
 
 /// Builds an index from its CREATE INDEX statement.
