@@ -196,3 +196,128 @@ fn constraints_survive_reopen() {
     let r = db.execute(&mut s, "SELECT count(*) FROM c", &[]).unwrap();
     assert_eq!(r[0].rows, vec![vec![dosql::sql::Value::Integer(0)]]);
 }
+
+#[test]
+fn many_parents_with_indexed_children() {
+    let mut d = Both::new();
+    d.script(
+        "PRAGMA foreign_keys = ON;
+         CREATE TABLE p(id INTEGER PRIMARY KEY, code TEXT COLLATE NOCASE UNIQUE, a INT, b INT, UNIQUE(a, b));
+         CREATE TABLE c1(id INTEGER PRIMARY KEY, pid INT REFERENCES p ON DELETE CASCADE);
+         CREATE INDEX c1_pid ON c1(pid);
+         CREATE TABLE c2(k TEXT COLLATE NOCASE, n INT, PRIMARY KEY(k, n), FOREIGN KEY(k) REFERENCES p(code) ON DELETE CASCADE ON UPDATE CASCADE) WITHOUT ROWID;
+         CREATE TABLE c3(x, y, z, FOREIGN KEY(y, x) REFERENCES p(a, b) ON DELETE CASCADE);
+         CREATE INDEX c3_xy ON c3(x, y, z);
+         CREATE TABLE c4(pid INTEGER PRIMARY KEY REFERENCES p ON DELETE CASCADE);
+         CREATE TABLE c5(pid INT REFERENCES p);
+         CREATE INDEX c5_pid ON c5(pid COLLATE NOCASE)",
+    );
+    let mut sql = String::from("INSERT INTO p VALUES ");
+    for i in 0..300 {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("({i}, 'Code{i}', {}, {})", i % 17, i / 17));
+    }
+    d.same(&sql);
+    for (table, row) in [
+        ("c1(pid)", "{i}"),
+        ("c2", "'code{i}', {j}"),
+        ("c3", "{b}, {a}, {j}"),
+        ("c5", "{i}"),
+    ] {
+        let mut sql = format!("INSERT INTO {table} VALUES ");
+        for i in 0..300 {
+            for j in 0..3 {
+                if i + j > 0 {
+                    sql.push(',');
+                }
+                let v = row
+                    .replace("{i}", &i.to_string())
+                    .replace("{j}", &j.to_string())
+                    .replace("{a}", &(i % 17).to_string())
+                    .replace("{b}", &(i / 17).to_string());
+                sql.push_str(&format!("({v})"));
+            }
+        }
+        d.same(&sql);
+    }
+    d.same("INSERT INTO c4 SELECT id FROM p WHERE id % 3 = 0");
+    // c5 has no action: its parents cannot go, and an index in another
+    // collation is not used to find them (the table is scanned).
+    d.fails("DELETE FROM p WHERE id = 5");
+    d.same("DELETE FROM c5 WHERE pid % 2 = 0");
+    d.fails("DELETE FROM p WHERE id >= 0");
+    d.same("DELETE FROM p WHERE id % 2 = 0");
+    d.same("UPDATE p SET code = 'new' || id WHERE id % 5 = 1");
+    // A WITHOUT ROWID key column cannot be set NULL.
+    d.same(
+        "CREATE TABLE c6(k TEXT PRIMARY KEY REFERENCES p(code) ON DELETE SET NULL) WITHOUT ROWID",
+    );
+    d.same("INSERT INTO c6 VALUES ('new1')");
+    for q in [
+        "SELECT count(*), sum(pid) FROM c1",
+        "SELECT count(*), count(k), group_concat(k) FROM c2",
+        "SELECT count(*), sum(x), sum(y) FROM c3",
+        "SELECT count(*), sum(pid) FROM c4",
+        "SELECT count(*) FROM p",
+    ] {
+        d.same(q);
+    }
+    d.same("DELETE FROM c5");
+    d.fails("DELETE FROM p WHERE id = 1");
+    d.same("DELETE FROM c6");
+    d.same("DELETE FROM p");
+    d.check(
+        "SELECT (SELECT count(*) FROM c1) + (SELECT count(*) FROM c3) + (SELECT count(*) FROM c4), (SELECT count(k) FROM c2)",
+        &["0|0"],
+    );
+}
+
+#[test]
+fn drop_table_of_a_parent_deletes_its_rows_first() {
+    let mut d = Both::new();
+    d.script(
+        "PRAGMA foreign_keys = ON;
+         CREATE TABLE p(id INTEGER PRIMARY KEY);
+         CREATE TABLE casc(pid REFERENCES p ON DELETE CASCADE);
+         CREATE TABLE plain(pid REFERENCES p);
+         CREATE TABLE late(pid REFERENCES p DEFERRABLE INITIALLY DEFERRED);
+         INSERT INTO p VALUES (1), (2), (3);
+         INSERT INTO casc VALUES (1), (2), (NULL);
+         INSERT INTO plain VALUES (3)",
+    );
+    // A child without an action keeps the parent table.
+    d.fails("DROP TABLE p");
+    d.check("SELECT count(*) FROM p", &["3"]);
+    d.check("SELECT count(*) FROM casc", &["3"]);
+    d.script(
+        "DELETE FROM plain;
+         DROP TABLE p;
+         SELECT count(*) FROM casc",
+    );
+    d.check("SELECT count(*) FROM casc", &["1"]);
+    d.fails("INSERT INTO casc VALUES (1)");
+    // Deferred constraints fail at COMMIT instead.
+    d.script(
+        "CREATE TABLE p(id INTEGER PRIMARY KEY);
+         INSERT INTO p VALUES (7);
+         INSERT INTO late VALUES (7);
+         DELETE FROM casc;
+         BEGIN;
+         DROP TABLE p",
+    );
+    d.fails("COMMIT");
+    d.script("ROLLBACK");
+    d.check("SELECT * FROM p", &["7"]);
+    d.script("DELETE FROM late; DROP TABLE p");
+    // With foreign keys off, DROP TABLE deletes nothing else.
+    d.script(
+        "PRAGMA foreign_keys = OFF;
+         CREATE TABLE p(id INTEGER PRIMARY KEY);
+         INSERT INTO p VALUES (1);
+         INSERT INTO casc VALUES (1);
+         DROP TABLE p;
+         SELECT * FROM casc",
+    );
+}

@@ -212,3 +212,27 @@ fn column_on_conflict_clauses_follow_sqlite() {
     d.fails("INSERT INTO f VALUES (1), (2), (1), (3)");
     d.check("SELECT a FROM f", &["1", "2"]);
 }
+
+#[test]
+fn table_constraints_carry_on_conflict_clauses() {
+    let mut d = Both::new();
+    d.script(
+        "CREATE TABLE t(a, b, c, CONSTRAINT x UNIQUE (a, b) ON CONFLICT REPLACE, PRIMARY KEY (c) ON CONFLICT IGNORE);
+         CREATE TABLE r(id INTEGER, v, PRIMARY KEY (id) ON CONFLICT REPLACE, UNIQUE (v COLLATE NOCASE) ON conflict fail);
+         CREATE TABLE plain(a, b, UNIQUE (a), FOREIGN KEY (b) REFERENCES t(c) ON DELETE CASCADE);
+         INSERT INTO t VALUES (1, 1, 1);
+         INSERT INTO t VALUES (1, 1, 2);
+         INSERT INTO t VALUES (5, 5, 2);
+         SELECT * FROM t;
+         INSERT INTO r VALUES (1, 'a'), (2, 'b');
+         INSERT INTO r VALUES (1, 'c');
+         SELECT * FROM r ORDER BY id",
+    );
+    d.fails("INSERT INTO r VALUES (3, 'x'), (4, 'B')");
+    d.check("SELECT * FROM r ORDER BY id", &["1|c", "2|b", "3|x"]);
+    d.fails("INSERT INTO plain VALUES (1, 1), (1, 2)");
+    // The statement's OR clause overrides the constraint's.
+    d.fails("INSERT OR ABORT INTO t VALUES (9, 9, 2)");
+    d.fails("CREATE TABLE bad(a, UNIQUE (a) ON CONFLICT maybe)");
+    d.check("SELECT count(*) FROM t", &["1"]);
+}

@@ -110,6 +110,8 @@ fn is_ddl(stmt: &Statement) -> bool {
         Statement::CreateTable(_)
             | Statement::CreateIndex(_)
             | Statement::CreateView(_)
+            | Statement::CreateTrigger(_)
+            | Statement::DropTrigger(_)
             | Statement::Drop { .. }
             | Statement::AlterTable(_)
     )
@@ -505,7 +507,9 @@ impl Database {
                 .schema
                 .take()
                 .unwrap_or_else(|| committed.as_ref().clone());
-            let outcome = ddl_statement(&mut working, &mut ex, stmt, info);
+            let outcome = fk::before_drop(&mut ex, &working, stmt)
+                .map(|deferred| txn.deferred_fk.extend(deferred))
+                .and_then(|_| ddl_statement(&mut working, &mut ex, stmt, info));
             txn.schema = Some(working);
             outcome?;
             return Ok(result);
@@ -568,7 +572,7 @@ impl Database {
             session.last_insert_rowid = rowid;
         }
         session.changes = changes.rows;
-        session.total_changes += changes.rows;
+        session.total_changes += changes.rows + ex.dml.trigger_changes;
         Ok(result)
     }
 }
@@ -595,6 +599,8 @@ fn ddl_statement(
             }
             ddl::create_view(schema, ex, c).map(|_| ())
         }
+        Statement::CreateTrigger(c) => crate::sql::trigger::create(schema, ex, c).map(|_| ()),
+        Statement::DropTrigger(d) => crate::sql::trigger::drop(schema, ex, d),
         Statement::Drop {
             object_type,
             if_exists,

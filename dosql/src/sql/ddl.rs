@@ -241,6 +241,7 @@ pub fn drop(
                 }
                 store_entry(ex.engine, ex.txn, "table", &table.name, &table.name, None)?;
                 schema.tables.remove(&key);
+                crate::sql::trigger::drop_for(schema, ex, &name)?;
             }
             ast::ObjectType::Index => {
                 let Some((table, pos)) = schema.index(&name) else {
@@ -277,6 +278,7 @@ pub fn drop(
                 };
                 store_entry(ex.engine, ex.txn, "view", &view.name, &view.name, None)?;
                 schema.views.remove(&key);
+                crate::sql::trigger::drop_for(schema, ex, &name)?;
             }
             other => return Err(invalid!("DROP {other} is not supported")),
         }

@@ -30,6 +30,7 @@ use crate::sql::plan::Level;
 use crate::sql::returning::{self, Returning};
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::{object_name, Table};
+use crate::sql::trigger;
 use crate::sql::upsert::{Outcome, Upsert};
 use crate::sql::value::{apply_affinity, Affinity, Value};
 use crate::sql::write::{self, Resolution, Target};
@@ -52,12 +53,6 @@ impl Changes {
 
 fn writable_table(b: &Binder, name: &ast::ObjectName) -> Result<Table> {
     let name = object_name(name)?;
-    if b.schema
-        .views
-        .contains_key(&crate::sql::schema::fold(&name))
-    {
-        return Err(invalid!("cannot modify {name} because it is a view"));
-    }
     b.schema
         .table(&name)
         .cloned()
@@ -117,6 +112,9 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
     if !ins.assignments.is_empty() {
         return Err(invalid!("unsupported INSERT clause"));
     }
+    if let Some(view) = trigger::view::target(b, name)? {
+        return trigger::view::insert(b, ex, ins, view);
+    }
     let table = writable_table(b, name)?;
     let n = table.columns.len();
     let mut targets = Vec::new();
@@ -170,6 +168,9 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
     let table = &t.table;
     let mut changes = Changes::default();
     let mut next_rowid: Option<i64> = None;
+    let fires = trigger::has_triggers(ex, &table.name);
+    // A trigger program may write to this table between two rows.
+    let cache_rowid = ex.schema.is_none_or(|s| s.triggers.is_empty());
     for values in source {
         let mut row = vec![Value::Null; table.width()];
         let mut auto = false;
@@ -178,6 +179,17 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
         }
         for (t, v) in targets.iter().zip(values) {
             row[*t] = v;
+        }
+        if fires {
+            let given = match table.rowid_alias {
+                Some(a) => &row[a],
+                None if table.without_rowid => &Value::Null,
+                None => &row[n],
+            };
+            let auto = !table.without_rowid && given.is_null();
+            if !trigger::fire::before_insert(ex, table, &row, auto)? {
+                continue;
+            }
         }
         if !table.without_rowid {
             let given = match table.rowid_alias {
@@ -229,12 +241,15 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
             if let Value::Integer(rowid) = row[n] {
                 changes.last_rowid = Some(rowid);
                 // Once the maximum is known, it only grows.
-                if auto || next_rowid.is_some() {
+                if cache_rowid && (auto || next_rowid.is_some()) {
                     next_rowid = Some(next_rowid.unwrap_or(i64::MIN).max(rowid.saturating_add(1)));
                 }
             }
         }
         changes.rows += 1;
+        if fires {
+            trigger::fire::after_insert(ex, table, &row)?;
+        }
     }
     Ok(changes.finish(returning))
 }
@@ -280,7 +295,11 @@ pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Change
     if upd.from.is_some() || upd.limit.is_some() || !upd.order_by.is_empty() {
         return Err(invalid!("unsupported UPDATE clause"));
     }
-    let table = writable_table(b, single_table(&upd.table)?)?;
+    let name = single_table(&upd.table)?;
+    if let Some(view) = trigger::view::target(b, name)? {
+        return trigger::view::update(b, ex, upd, view);
+    }
+    let table = writable_table(b, name)?;
     let level = b.table_level(&table, upd.selection.as_ref());
     let assignments = level.and_then(|level| {
         let mut sets = Vec::new();
@@ -294,7 +313,16 @@ pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Change
     let mut returning = Returning::bind(b, &table, upd.returning.as_ref())?;
     let t = target(b, table, Resolution::of_statement(&upd.or))?;
     let mut changes = Changes::default();
-    for (old_key, old) in matching(&level, &t.table, ex)? {
+    let fires = trigger::has_triggers(ex, &t.table.name);
+    let changed: Vec<usize> = sets.iter().map(|(c, _)| *c).collect();
+    for (old_key, mut old) in matching(&level, &t.table, ex)? {
+        if fires {
+            // Triggers fired by earlier rows may have changed this one.
+            match rows::get(ex.engine, ex.txn, &t.table, &old_key)? {
+                Some(current) => old = current,
+                None => continue,
+            }
+        }
         let mut row = old.clone();
         {
             let env = Env::new(&old, None);
@@ -302,7 +330,7 @@ pub fn update(b: &mut Binder, ex: &mut Exec, upd: &ast::Update) -> Result<Change
                 row[*c] = e.eval(&env, ex)?;
             }
         }
-        if let Some(new) = write::update_row(ex, &t, &old_key, &old, row)? {
+        if let Some(new) = trigger::update_row(ex, &t, &old_key, &old, row, &changed)? {
             returning::push(&mut returning, &new, ex)?;
             changes.rows += 1;
         }
@@ -321,18 +349,25 @@ pub fn delete(b: &mut Binder, ex: &mut Exec, del: &ast::Delete) -> Result<Change
     let [twj] = from.as_slice() else {
         return Err(invalid!("only single-table DELETE is supported"));
     };
-    let table = writable_table(b, single_table(twj)?)?;
+    let name = single_table(twj)?;
+    if let Some(view) = trigger::view::target(b, name)? {
+        return trigger::view::delete(b, ex, del, view);
+    }
+    let table = writable_table(b, name)?;
     let level = b.table_level(&table, del.selection.as_ref());
     b.pop_scope();
     let level = level?;
     let mut returning = Returning::bind(b, &table, del.returning.as_ref())?;
     let mut changes = Changes::default();
-    for (key, row) in matching(&level, &table, ex)? {
-        // An earlier row's cascade may have deleted this one already.
-        if rows::get(ex.engine, ex.txn, &table, &key)?.is_none() {
+    for (key, _) in matching(&level, &table, ex)? {
+        // An earlier row's cascade or trigger may have deleted or changed
+        // this one already.
+        let Some(row) = rows::get(ex.engine, ex.txn, &table, &key)? else {
+            continue;
+        };
+        if !trigger::delete_row(ex, &table, &key, &row)? {
             continue;
         }
-        write::delete_with_actions(ex, &table, &key, &row)?;
         returning::push(&mut returning, &row, ex)?;
         changes.rows += 1;
     }

@@ -194,6 +194,18 @@ pub enum Expr {
     /// `expr COLLATE name`: the value unchanged; the collation was taken
     /// into account when binding comparisons.
     Collate(Box<Expr>, Collation),
+    /// `NEW.col` / `OLD.col` in a trigger program (trigger/fire.rs).
+    TriggerCol {
+        new: bool,
+        idx: usize,
+        aff: Option<Affinity>,
+        coll: Collation,
+    },
+    /// `RAISE(...)` in a trigger program; IGNORE is `Resolution::Ignore`.
+    Raise {
+        how: crate::sql::write::Resolution,
+        msg: String,
+    },
 }
 
 /// Affinity applied to both operands of a comparison, per SQLite's
@@ -235,7 +247,7 @@ impl Expr {
     /// The affinity SQLite gives this expression (`sqlite3ExprAffinity`).
     pub fn affinity(&self) -> Option<Affinity> {
         match self {
-            Expr::Col { aff, .. } | Expr::Outer { aff, .. } => *aff,
+            Expr::Col { aff, .. } | Expr::Outer { aff, .. } | Expr::TriggerCol { aff, .. } => *aff,
             Expr::Cast(_, ty) => Some(value::affinity_of_type(ty)),
             Expr::Collate(e, _) => e.affinity(),
             Expr::Scalar(sub) => sub.plan.out_aff.first().copied().flatten(),
@@ -248,7 +260,9 @@ impl Expr {
     pub fn collation(&self) -> Option<(Collation, bool)> {
         match self {
             Expr::Collate(_, c) => Some((*c, true)),
-            Expr::Col { coll, .. } | Expr::Outer { coll, .. } => Some((*coll, false)),
+            Expr::Col { coll, .. } | Expr::Outer { coll, .. } | Expr::TriggerCol { coll, .. } => {
+                Some((*coll, false))
+            }
             Expr::Plus(e) | Expr::Cast(e, _) => e.collation(),
             Expr::Case { coll, .. } => Some((*coll, false)),
             _ => None,
@@ -261,6 +275,7 @@ impl Expr {
         f(self);
         match self {
             Expr::Lit(_) | Expr::Col { .. } | Expr::Outer { .. } | Expr::Param(_) => {}
+            Expr::TriggerCol { .. } | Expr::Raise { .. } => {}
             Expr::Exists(..) | Expr::Scalar(_) => {}
             Expr::Neg(e) | Expr::Plus(e) | Expr::BitNot(e) | Expr::Not(e) | Expr::IsNull(e, _) => {
                 e.walk(f)
@@ -392,6 +407,8 @@ impl Expr {
                 e.row[*idx].clone()
             }
             Expr::Param(i) => ex.params.get(*i).cloned().unwrap_or(Value::Null),
+            Expr::TriggerCol { new, idx, .. } => crate::sql::trigger::column(ex, *new, *idx),
+            Expr::Raise { how, msg } => return Err(crate::sql::trigger::raise(ex, *how, msg)),
             Expr::Neg(e) => value::neg(&e.eval(env, ex)?),
             Expr::Plus(e) | Expr::Collate(e, _) => e.eval(env, ex)?,
             Expr::BitNot(e) => value::bit_not(&e.eval(env, ex)?),

@@ -26,7 +26,8 @@ use crate::sql::dml;
 use crate::sql::exec::Exec;
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::{object_name, Column, Schema, Table};
-use crate::sql::value::{apply_affinity, compare, Value};
+use crate::sql::trigger;
+use crate::sql::value::{apply_affinity, compare, Collation, Value};
 use crate::sql::write;
 
 /// What happens to child rows when their parent row goes or changes key.
@@ -215,27 +216,123 @@ fn parent_exists(ex: &mut Exec, parent: &Table, cols: &[usize], values: &[Value]
     )))
 }
 
-/// Rows of `child` whose columns `cols` equal `values`.
+/// True if `lead` holds the same columns as `cols`, in any order.
+fn same_columns(lead: &[usize], cols: &[usize]) -> bool {
+    lead.len() == cols.len() && cols.iter().all(|c| lead.contains(c))
+}
+
+/// Where the rows of `child` with given values in `cols` can be found
+/// without a full scan.
+enum Path<'t> {
+    Rowid,
+    /// The leading columns of a WITHOUT ROWID key.
+    KeyPrefix,
+    /// The leading columns of an index whose collations are the columns'.
+    Index(&'t crate::sql::schema::Index),
+    Scan,
+}
+
+fn path<'t>(child: &'t Table, cols: &[usize]) -> Path<'t> {
+    if child.rowid_alias.is_some_and(|a| cols == [a]) {
+        return Path::Rowid;
+    }
+    let k = cols.len();
+    if child.without_rowid
+        && child.primary_key.len() >= k
+        && same_columns(&child.primary_key[..k], cols)
+    {
+        return Path::KeyPrefix;
+    }
+    child
+        .indexes
+        .iter()
+        .find(|i| {
+            i.columns.len() >= k
+                && same_columns(&i.columns[..k], cols)
+                && i.columns[..k]
+                    .iter()
+                    .zip(&i.collations)
+                    .all(|(c, coll)| *coll == child.columns[*c].collation)
+        })
+        .map_or(Path::Scan, Path::Index)
+}
+
+/// Rows of `child` whose columns `cols` equal `values` (none if a value
+/// is NULL). Like SQLite, this reads them through the rowid, the key or
+/// an index led by the columns when there is one, and scans the table
+/// otherwise; the candidates are then compared exactly.
 fn child_rows(
     ex: &mut Exec,
     child: &Table,
     cols: &[usize],
     values: &[Value],
 ) -> Result<Vec<(Vec<u8>, Row)>> {
-    let all = rows::scan(
-        ex.engine,
-        ex.txn,
-        child,
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Unbounded,
-    )?;
-    Ok(all
-        .into_iter()
-        .filter(|(_, row)| {
-            cols.iter().zip(values).all(|(c, v)| {
-                !row[*c].is_null() && compare(&row[*c], v, child.columns[*c].collation).is_eq()
-            })
+    use std::ops::Bound;
+    let equal = |row: &Row| {
+        cols.iter().zip(values).all(|(c, v)| {
+            !row[*c].is_null() && compare(&row[*c], v, child.columns[*c].collation).is_eq()
         })
+    };
+    if values.iter().any(Value::is_null) {
+        return Ok(Vec::new());
+    }
+    // The key columns in the order the key or index holds them.
+    let prefix_of = |lead: &[usize], colls: &[Collation]| {
+        let mut prefix = Vec::new();
+        for (c, coll) in lead.iter().zip(colls) {
+            let v = &values[cols.iter().position(|x| x == c).expect("same columns")];
+            rows::push_key(v, *coll, &mut prefix);
+        }
+        prefix
+    };
+    let k = cols.len();
+    let candidates = match path(child, cols) {
+        Path::Rowid => match values[0] {
+            Value::Integer(i) => {
+                let mut key = Vec::with_capacity(10);
+                crate::keycode::encode_i64(i, &mut key);
+                let row = rows::get(ex.engine, ex.txn, child, &key)?;
+                row.map(|r| (key, r)).into_iter().collect()
+            }
+            _ => rows::scan(ex.engine, ex.txn, child, Bound::Unbounded, Bound::Unbounded)?,
+        },
+        Path::KeyPrefix => {
+            let lead = &child.primary_key[..k];
+            let colls: Vec<Collation> = lead.iter().map(|c| child.columns[*c].collation).collect();
+            let prefix = prefix_of(lead, &colls);
+            let end = rows::prefix_end(&prefix);
+            rows::scan(
+                ex.engine,
+                ex.txn,
+                child,
+                Bound::Included(&prefix),
+                Bound::Excluded(&end),
+            )?
+        }
+        Path::Index(index) => {
+            let prefix = prefix_of(&index.columns[..k], &index.collations);
+            let end = rows::prefix_end(&prefix);
+            let keys = rows::index_scan(
+                ex.engine,
+                ex.txn,
+                index,
+                Bound::Included(&prefix),
+                Bound::Excluded(&end),
+                usize::MAX,
+            )?;
+            let mut found = Vec::with_capacity(keys.len());
+            for key in keys {
+                if let Some(row) = rows::get(ex.engine, ex.txn, child, &key)? {
+                    found.push((key, row));
+                }
+            }
+            found
+        }
+        Path::Scan => rows::scan(ex.engine, ex.txn, child, Bound::Unbounded, Bound::Unbounded)?,
+    };
+    Ok(candidates
+        .into_iter()
+        .filter(|(_, row)| equal(row))
         .collect())
 }
 
@@ -314,9 +411,9 @@ pub fn parent_changed(ex: &mut Exec, table: &Table, old: &Row, new: Option<&Row>
                     deferred: fk.deferred,
                 }),
                 RefAction::Cascade if new.is_none() => {
-                    for (key, row) in found {
-                        if rows::get(ex.engine, ex.txn, child, &key)?.is_some() {
-                            write::delete_with_actions(ex, child, &key, &row)?;
+                    for (key, _) in found {
+                        if let Some(row) = rows::get(ex.engine, ex.txn, child, &key)? {
+                            trigger::delete_row(ex, child, &key, &row)?;
                         }
                     }
                 }
@@ -335,7 +432,7 @@ pub fn parent_changed(ex: &mut Exec, table: &Table, old: &Row, new: Option<&Row>
                                 _ => new_values.as_ref().expect("an update")[k].clone(),
                             };
                         }
-                        write::update_row(ex, &t, &key, &current, changed)?;
+                        trigger::update_row(ex, &t, &key, &current, changed, &fk.columns)?;
                     }
                 }
             }
@@ -352,7 +449,15 @@ fn violated(ex: &mut Exec, schema: &Schema, p: &Pending) -> Result<bool> {
     let Some(fk) = child.foreign_keys.get(p.fk) else {
         return Ok(false);
     };
-    let (parent, cols) = parent_key(schema, child, fk)?;
+    let (parent, cols) = match parent_key(schema, child, fk) {
+        Ok(found) => found,
+        // The parent table was dropped since (DROP TABLE of a parent
+        // whose children had deferred constraints).
+        Err(Error::NotFound(_)) => {
+            return Ok(!child_rows(ex, child, &fk.columns, &p.values)?.is_empty())
+        }
+        Err(e) => return Err(e),
+    };
     if parent_exists(ex, parent, &cols, &p.values)? {
         return Ok(false);
     }
@@ -371,6 +476,63 @@ pub fn verify(ex: &mut Exec, checks: &[Pending]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The implicit `DELETE FROM` of DROP TABLE while foreign keys are on,
+/// as in SQLite: the rows of a dropped table that some table references
+/// are deleted first, with their FK actions but without triggers, and an
+/// immediate constraint this leaves violated fails the DROP. Returns the
+/// deferred checks for the transaction to keep.
+pub fn before_drop(ex: &mut Exec, schema: &Schema, stmt: &ast::Statement) -> Result<Vec<Pending>> {
+    let ast::Statement::Drop {
+        object_type: ast::ObjectType::Table,
+        names,
+        ..
+    } = stmt
+    else {
+        return Ok(Vec::new());
+    };
+    if !ex.dml.foreign_keys {
+        return Ok(Vec::new());
+    }
+    let mut inner = Exec {
+        engine: &mut *ex.engine,
+        txn: ex.txn,
+        params: &[],
+        func: ex.func.clone(),
+        ctes: Default::default(),
+        schema: Some(schema),
+        dml: crate::sql::write::DmlState {
+            foreign_keys: true,
+            ..Default::default()
+        },
+    };
+    for n in names {
+        let Some(table) = schema.table(&object_name(n)?) else {
+            continue;
+        };
+        let referenced = schema.tables.values().any(|c| {
+            c.foreign_keys
+                .iter()
+                .any(|fk| fk.parent.eq_ignore_ascii_case(&table.name))
+        });
+        if !referenced {
+            continue;
+        }
+        let all = rows::scan(
+            inner.engine,
+            inner.txn,
+            table,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+        )?;
+        for (key, row) in all {
+            if rows::get(inner.engine, inner.txn, table, &key)?.is_some() {
+                write::delete_with_actions(&mut inner, table, &key, &row)?;
+            }
+        }
+    }
+    end_statement(&mut inner)
 }
 
 /// At the end of a statement: verifies its immediate checks and returns

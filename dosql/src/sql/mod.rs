@@ -32,6 +32,7 @@ mod record;
 mod returning;
 mod rows;
 mod schema;
+mod trigger;
 mod upsert;
 mod window;
 mod write;

@@ -126,6 +126,9 @@ impl Dialect for Sqlite {
         if parser.parse_keyword(Keyword::PRAGMA) {
             return Some(parse_pragma(parser));
         }
+        if crate::sql::trigger::parse::at_create_trigger(parser) {
+            return Some(crate::sql::trigger::parse::create_trigger(parser));
+        }
         if is_keyword(&parser.peek_token_ref().token, Keyword::VACUUM)
             && is_keyword(&parser.peek_nth_token_ref(1).token, Keyword::REINDEX)
         {
@@ -291,14 +294,56 @@ fn is_word(t: &Token, text: &str) -> bool {
 ///
 /// * `expr IN table` is `expr IN (SELECT * FROM table)`;
 /// * `NOT INDEXED` and `INDEXED BY name` after a table name are planner
-///   hints that do not change results; they are dropped.
+///   hints that do not change results; they are dropped;
+/// * a table constraint's `UNIQUE (...) ON CONFLICT word` (and `PRIMARY
+///   KEY (...)`'s) becomes the index option `COMMENT 'ON CONFLICT word'`,
+///   which the schema reads back (schema.rs).
 fn desugar(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let significant = |j: usize| !matches!(tokens[j].token, Token::Whitespace(_));
     let next = |from: usize| (from..tokens.len()).find(|&j| significant(j));
     let mut out = Vec::with_capacity(tokens.len());
+    // For each open parenthesis: does it follow UNIQUE or KEY? And did
+    // the last one closed?
+    let mut parens: Vec<bool> = Vec::new();
+    let mut closed_constraint = false;
+    let mut last: Option<&Token> = None;
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i].token;
+        match t {
+            Token::LParen => parens.push(
+                last.is_some_and(|l| is_keyword(l, Keyword::UNIQUE) || is_keyword(l, Keyword::KEY)),
+            ),
+            Token::RParen => closed_constraint = parens.pop().unwrap_or(false),
+            Token::Whitespace(_) => {}
+            _ => {
+                if last == Some(&Token::RParen) && closed_constraint && is_keyword(t, Keyword::ON) {
+                    let conflict =
+                        next(i + 1).filter(|&j| is_keyword(&tokens[j].token, Keyword::CONFLICT));
+                    let word = conflict.and_then(|j| next(j + 1));
+                    if let (Some(word), Some(_)) = (word, conflict) {
+                        if let Token::Word(w) = &tokens[word].token {
+                            let span = tokens[i].span;
+                            let text = format!("ON CONFLICT {}", w.value);
+                            out.push(TokenWithSpan {
+                                token: Token::make_keyword("COMMENT"),
+                                span,
+                            });
+                            out.push(TokenWithSpan {
+                                token: Token::SingleQuotedString(text),
+                                span,
+                            });
+                            last = Some(&tokens[word].token);
+                            i = word + 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+        }
+        if !matches!(t, Token::Whitespace(_)) {
+            last = Some(t);
+        }
         if matches!(t, Token::Word(w) if w.keyword == Keyword::NOT) {
             if let Some(j) = next(i + 1).filter(|&j| is_word(&tokens[j].token, "INDEXED")) {
                 i = j + 1;
@@ -555,6 +600,24 @@ mod tests {
         assert!(text.contains("1 IN (SELECT * FROM t1)"), "{text}");
         assert!(text.contains("2 NOT IN (SELECT * FROM main.t2)"), "{text}");
         assert!(!text.contains("INDEXED"), "{text}");
+        // Table constraints' ON CONFLICT rides as an index option; column
+        // constraints and INSERT's ON CONFLICT are untouched.
+        let s = parse(
+            "CREATE TABLE t(a UNIQUE ON CONFLICT IGNORE, b, UNIQUE (a, b) ON CONFLICT replace)",
+        )
+        .unwrap();
+        let text = s[0].to_string();
+        assert!(text.contains("UNIQUE ON CONFLICT IGNORE"), "{text}");
+        assert!(
+            text.contains("UNIQUE (a, b) COMMENT 'ON CONFLICT replace'"),
+            "{text}"
+        );
+        let s = parse("INSERT INTO t(a) VALUES (1) ON CONFLICT (a) DO NOTHING").unwrap();
+        assert!(
+            s[0].to_string().contains("ON CONFLICT(a) DO NOTHING"),
+            "{}",
+            s[0]
+        );
         // Ordinary IN lists and subqueries are untouched.
         let s = parse("SELECT 1 IN (1, 2), 1 IN (SELECT 1)").unwrap();
         assert_eq!(s[0].to_string(), "SELECT 1 IN (1, 2), 1 IN (SELECT 1)");

@@ -107,11 +107,13 @@ pub struct View {
     pub sql: String,
 }
 
-/// Every table, index and view, keyed by lower-case name.
+/// Every table, index, view and trigger, keyed by lower-case name.
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
     pub tables: BTreeMap<String, Table>,
     pub views: BTreeMap<String, View>,
+    /// Triggers have a namespace of their own (trigger/mod.rs).
+    pub triggers: BTreeMap<String, crate::sql::trigger::Trigger>,
 }
 
 /// The key of `name` in the catalog tree and in the maps above.
@@ -172,18 +174,20 @@ impl Schema {
         let mut entries = Vec::new();
         let mut cursor = engine.cursor(txn, tree, Bound::Unbounded, Bound::Unbounded)?;
         while let Some((_, value)) = cursor.next(engine)? {
-            let row = decode_row(&value, 4)?;
+            // Triggers add a fifth value, their creation order.
+            let mut row = decode_row(&value, 5)?;
             let (Value::Text(kind), Value::Text(sql)) = (&row[0], &row[3]) else {
                 return Err(corruption!("catalog row without type or SQL text"));
             };
-            entries.push((kind.clone(), sql.clone()));
+            entries.push((kind.clone(), sql.clone(), row.swap_remove(4)));
         }
-        // Tables first: indexes and views name them.
-        for pass in ["table", "index", "view"] {
-            for (kind, sql) in entries.iter().filter(|(k, _)| k == pass) {
+        // Tables first: indexes, views and triggers name them.
+        for pass in ["table", "index", "view", "trigger"] {
+            for (kind, sql, seq) in entries.iter().filter(|(k, _, _)| k == pass) {
                 let stmt = parse::parse_one(sql)
                     .map_err(|e| corruption!("catalog {kind} does not parse: {e}"))?;
                 match (kind.as_str(), &stmt) {
+                    ("trigger", _) => crate::sql::trigger::load(&mut schema, &stmt, sql, seq)?,
                     ("table", ast::Statement::CreateTable(create)) => {
                         let table = table_from_ast(create, sql.clone())?;
                         schema.tables.insert(fold(&table.name), table);
@@ -365,8 +369,16 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
                 for c in ident_list(&p.columns)? {
                     pk.push((c.0, false));
                 }
+                if let Some(how) = table_conflict(&p.index_options)? {
+                    conflicts.primary_key = Some(how);
+                }
             }
-            ast::TableConstraint::Unique(u) => uniques.push(ident_list(&u.columns)?),
+            ast::TableConstraint::Unique(u) => {
+                if let Some(how) = table_conflict(&u.index_options)? {
+                    unique_conflicts.push((uniques.len(), how));
+                }
+                uniques.push(ident_list(&u.columns)?)
+            }
             ast::TableConstraint::Check(check) => checks.push((
                 check.name.as_ref().map(|n| n.value.clone()),
                 check.expr.as_ref().clone(),
@@ -452,6 +464,23 @@ pub fn table_from_ast(create: &ast::CreateTable, sql: String) -> Result<Table> {
         });
     }
     Ok(table)
+}
+
+/// A table constraint's `ON CONFLICT` clause, which the parser carries
+/// as the index option `COMMENT 'ON CONFLICT word'` (see parse.rs).
+fn table_conflict(options: &[ast::IndexOption]) -> Result<Option<Resolution>> {
+    let mut found = None;
+    for o in options {
+        let word = match o {
+            ast::IndexOption::Comment(text) => text.strip_prefix("ON CONFLICT "),
+            ast::IndexOption::Using(_) => None,
+        }
+        .ok_or_else(|| invalid!("unsupported constraint option {o}"))?;
+        let how = Resolution::of_keyword(word)
+            .ok_or_else(|| Error::Syntax(format!("near \"{word}\": syntax error")))?;
+        found = Some(how);
+    }
+    Ok(found)
 }
 
 /// Builds an index from its CREATE INDEX statement.

@@ -26,7 +26,8 @@ use crate::sql::exec::Exec;
 use crate::sql::expr::{Env, Expr};
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::Table;
-use crate::sql::write::{self, Target};
+use crate::sql::trigger;
+use crate::sql::write::Target;
 
 /// The constraint an upsert handles.
 enum Constraint {
@@ -191,9 +192,12 @@ impl Upsert {
         for (c, e) in sets {
             new[*c] = e.eval(&env, ex)?;
         }
-        Ok(match write::update_row(ex, abort, &key, &existing, new)? {
-            Some(r) => Outcome::Updated(r),
-            None => Outcome::Skip,
-        })
+        let changed: Vec<usize> = sets.iter().map(|(c, _)| *c).collect();
+        Ok(
+            match trigger::update_row(ex, abort, &key, &existing, new, &changed)? {
+                Some(r) => Outcome::Updated(r),
+                None => Outcome::Skip,
+            },
+        )
     }
 }

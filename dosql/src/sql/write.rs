@@ -72,6 +72,15 @@ pub struct DmlState {
     pub foreign_keys: bool,
     /// Foreign key checks to verify when the statement ends (fk.rs).
     pub fk_pending: Vec<fk::Pending>,
+    /// OLD and NEW of the running trigger program (trigger/fire.rs).
+    pub trigger_rows: Option<std::rc::Rc<crate::sql::trigger::fire::TriggerRows>>,
+    /// Names of the trigger programs running, outermost first.
+    pub trigger_stack: Vec<String>,
+    /// Set while a `RAISE(IGNORE)` unwinds to its trigger's caller.
+    pub raise_ignore: bool,
+    /// Rows written by trigger programs, which count in total_changes()
+    /// but not in changes().
+    pub trigger_changes: u64,
 }
 
 /// A table prepared for writing: its constraints bound once per statement.

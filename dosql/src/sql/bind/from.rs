@@ -23,7 +23,7 @@ pub(super) struct Draft {
     on: Vec<Expr>,
 }
 
-fn table_cols(table: &Table) -> Vec<ColInfo> {
+pub fn table_cols(table: &Table) -> Vec<ColInfo> {
     let mut cols: Vec<ColInfo> = table
         .columns
         .iter()

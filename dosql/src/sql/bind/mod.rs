@@ -20,6 +20,8 @@ mod from;
 mod query;
 mod window;
 
+pub use from::table_cols;
+
 use sqlparser::ast;
 
 use crate::error::{Error, Result};
@@ -96,6 +98,8 @@ pub struct Binder<'s> {
     session: SessionInfo,
     /// Views being expanded, to refuse a view that reads itself.
     views: Vec<String>,
+    /// In a trigger program: what OLD and NEW name (trigger/fire.rs).
+    pub trigger: Option<std::rc::Rc<crate::sql::trigger::TriggerScope>>,
 }
 
 fn is_rowid_name(name: &str) -> bool {
@@ -148,6 +152,7 @@ impl<'s> Binder<'s> {
             reach: Vec::new(),
             session,
             views: Vec::new(),
+            trigger: None,
         }
     }
 
@@ -236,6 +241,11 @@ impl<'s> Binder<'s> {
                 }));
             }
         }
+        if let (Some(t), Some(scope)) = (table, &self.trigger) {
+            if let Some(e) = scope.column(t, name) {
+                return Ok(Some(e));
+            }
+        }
         if let Some(t) = table {
             let known = self
                 .scopes
@@ -275,6 +285,9 @@ impl<'s> Binder<'s> {
     }
 
     fn param(&mut self, text: &str) -> Result<Expr> {
+        if self.trigger.is_some() {
+            return Err(invalid!("trigger cannot use variables"));
+        }
         let idx = if text == "?" {
             self.next_param += 1;
             self.next_param - 1
@@ -528,6 +541,9 @@ impl<'s> Binder<'s> {
             }
             A::Collate { expr, collation } => {
                 Expr::Collate(Box::new(self.expr(expr)?), collation_of(collation)?)
+            }
+            A::Function(f) if f.name.to_string().eq_ignore_ascii_case("raise") => {
+                crate::sql::trigger::bind_raise(self.trigger.is_some(), f)?
             }
             A::Function(f) => self.function(f)?,
             A::Substring {
