@@ -71,14 +71,25 @@ const SHAPES: &[(&str, &str, Shape)] = &[
             ("hello", "", &[req("version", "number")]),
             ("ping", "", &[]),
             ("exec", "", &[req("sql", "string"), opt("params", "Params")]),
-            ("query", "", &[req("sql", "string"), opt("params", "Params")]),
+            (
+                "query",
+                "",
+                &[req("sql", "string"), opt("params", "Params")],
+            ),
             ("prepare", "", &[req("sql", "string")]),
-            ("execute", "", &[req("stmt", "number"), opt("params", "Params")]),
+            (
+                "execute",
+                "",
+                &[req("stmt", "number"), opt("params", "Params")],
+            ),
             ("close", "", &[req("stmt", "number")]),
             (
                 "batch",
                 "",
-                &[req("statements", "Statement[]"), opt("transactional", "boolean")],
+                &[
+                    req("statements", "Statement[]"),
+                    opt("transactional", "boolean"),
+                ],
             ),
             ("begin", "", &[opt("mode", "BeginMode")]),
             ("commit", "", &[]),
@@ -271,7 +282,10 @@ fn render() -> String {
             "TRANSACTION_IDLE_TIMEOUT_MS",
             limits::TRANSACTION_IDLE_TIMEOUT_MS,
         ),
-        ("MAX_DATABASE_NAME_LEN", limits::MAX_DATABASE_NAME_LEN as u64),
+        (
+            "MAX_DATABASE_NAME_LEN",
+            limits::MAX_DATABASE_NAME_LEN as u64,
+        ),
     ] {
         out += &format!("  {name}: {v},\n");
     }
@@ -298,7 +312,10 @@ fn render() -> String {
         out += &format!("/** {doc} */\n");
         match shape {
             Shape::Interface(fields) => {
-                out += &format!("export interface {name} {{\n{}}}\n\n", render_fields(fields, "  "));
+                out += &format!(
+                    "export interface {name} {{\n{}}}\n\n",
+                    render_fields(fields, "  ")
+                );
             }
             Shape::Tagged(variants) => {
                 out += &format!("export type {name} =\n");
@@ -393,8 +410,14 @@ fn check<T: serde::Serialize>(name: &str, sample: &T) {
     let json = serde_json::to_value(sample).unwrap();
     let keys: BTreeSet<String> = json.as_object().unwrap().keys().cloned().collect();
     let (all, required) = declared(name, &json);
-    assert!(keys.is_subset(&all), "{name}: {keys:?} has undeclared keys (declared {all:?})");
-    assert!(required.is_subset(&keys), "{name}: {keys:?} lacks required {required:?}");
+    assert!(
+        keys.is_subset(&all),
+        "{name}: {keys:?} has undeclared keys (declared {all:?})"
+    );
+    assert!(
+        required.is_subset(&keys),
+        "{name}: {keys:?} lacks required {required:?}"
+    );
 }
 
 #[test]
@@ -406,13 +429,27 @@ fn shapes_match_serde() {
     for r in [
         Request::Hello { version: 1 },
         Request::Ping,
-        Request::Exec { sql: "x".into(), params: p() },
-        Request::Query { sql: "x".into(), params: p() },
+        Request::Exec {
+            sql: "x".into(),
+            params: p(),
+        },
+        Request::Query {
+            sql: "x".into(),
+            params: p(),
+        },
         Request::Prepare { sql: "x".into() },
-        Request::Execute { stmt: 1, params: p() },
+        Request::Execute {
+            stmt: 1,
+            params: p(),
+        },
         Request::Close { stmt: 1 },
-        Request::Batch { statements: vec![stmt.clone()], transactional: false },
-        Request::Begin { mode: BeginMode::Immediate },
+        Request::Batch {
+            statements: vec![stmt.clone()],
+            transactional: false,
+        },
+        Request::Begin {
+            mode: BeginMode::Immediate,
+        },
         Request::Commit,
         Request::Rollback,
         Request::Schema,
@@ -425,7 +462,12 @@ fn shapes_match_serde() {
         rows_affected: 1,
         last_insert_rowid: 2,
     };
-    let prepared = Prepared { stmt: 1, params: 1, param_names: vec![None], columns: vec![] };
+    let prepared = Prepared {
+        stmt: 1,
+        params: 1,
+        param_names: vec![None],
+        columns: vec![],
+    };
     let column = ColumnInfo {
         name: "a".into(),
         decl_type: "INT".into(),
@@ -433,7 +475,12 @@ fn shapes_match_serde() {
         primary_key: 1,
         default: Some("0".into()),
     };
-    let index = IndexInfo { name: "i".into(), unique: true, columns: vec![], sql: Some("x".into()) };
+    let index = IndexInfo {
+        name: "i".into(),
+        unique: true,
+        columns: vec![],
+        sql: Some("x".into()),
+    };
     let table = TableInfo {
         name: "t".into(),
         kind: "table".into(),
@@ -441,7 +488,9 @@ fn shapes_match_serde() {
         columns: vec![column.clone()],
         indexes: vec![index.clone()],
     };
-    let schema = SchemaInfo { tables: vec![table.clone()] };
+    let schema = SchemaInfo {
+        tables: vec![table.clone()],
+    };
     let error = WireError::new(ErrorCode::Conflict, "c").at_statement(1);
     check("StatementResult", &result);
     check("Prepared", &prepared);
@@ -451,20 +500,48 @@ fn shapes_match_serde() {
     check("SchemaInfo", &schema);
     check("WireError", &error);
     for r in [
-        Response::Hello { version: 1, server: "s".into() },
+        Response::Hello {
+            version: 1,
+            server: "s".into(),
+        },
         Response::Pong,
         Response::Result(result.clone()),
-        Response::Results { results: vec![result.clone()] },
+        Response::Results {
+            results: vec![result.clone()],
+        },
         Response::Prepared(prepared),
-        Response::Ok { in_transaction: false },
+        Response::Ok {
+            in_transaction: false,
+        },
         Response::Schema(schema),
         Response::Error(error.clone()),
     ] {
         check("Response", &r);
     }
-    check("PipelineRequest", &PipelineRequest { requests: vec![Request::Ping] });
-    check("PipelineResponse", &PipelineResponse { responses: vec![Response::Pong] });
-    check("BatchRequest", &BatchRequest { statements: vec![stmt], transactional: true });
-    check("BatchResult", &BatchResult { results: vec![result] });
+    check(
+        "PipelineRequest",
+        &PipelineRequest {
+            requests: vec![Request::Ping],
+        },
+    );
+    check(
+        "PipelineResponse",
+        &PipelineResponse {
+            responses: vec![Response::Pong],
+        },
+    );
+    check(
+        "BatchRequest",
+        &BatchRequest {
+            statements: vec![stmt],
+            transactional: true,
+        },
+    );
+    check(
+        "BatchResult",
+        &BatchResult {
+            results: vec![result],
+        },
+    );
     check("HttpError", &HttpError { error });
 }

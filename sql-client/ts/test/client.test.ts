@@ -82,6 +82,24 @@ test("requests are pipelined over one WebSocket and matched by id", async () => 
   );
 });
 
+test("an injected WebSocket constructor is used (Node 20 passes the ws package's)", async () => {
+  let opened = 0;
+  class Counting extends WebSocket {
+    constructor(url: string) {
+      super(url);
+      opened++;
+    }
+  }
+  const db = client(freshName("inject"), { WebSocket: Counting });
+  await Promise.all([db.query("SELECT 1"), db.query("SELECT 2")]);
+  await db.transaction(async (tx) => tx.query("SELECT 3"));
+  assert.equal(opened, 2); // the shared socket and one for the transaction
+  // A custom fetch without a WebSocket option means HTTP only.
+  const viaFetch = client(freshName("fetch"), { fetch: (input, init) => fetch(input, init) });
+  assert.equal(await viaFetch.usesWebSocket(), false);
+  assert.deepEqual((await viaFetch.query("SELECT 4 AS x")).rows, [{ x: 4 }]);
+});
+
 test("a request over 1 MiB goes over HTTP and still works", async () => {
   const db = client(freshName("big"));
   await db.execute("CREATE TABLE big (v TEXT)");
@@ -262,7 +280,11 @@ const SLOW =
   "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c";
 
 test("a request without an answer in time rejects with RequestTimeoutError", async () => {
-  const db = client(freshName("timeout"), { timeoutMs: 20 });
+  // The database is created first with the default timeout: abandoning a
+  // connection while the server creates a database is another matter.
+  const name = freshName("timeout");
+  await client(name).execute("CREATE TABLE t (v INTEGER)");
+  const db = client(name, { timeoutMs: 20 });
   await assert.rejects(db.query(SLOW), RequestTimeoutError);
 });
 
