@@ -25,6 +25,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace
 
+step "TypeScript SDK against a real dosql-server (sql-client/ts)"
+# node_modules/.bin (node 22, tsc, esbuild) comes from scripts/setup.sh.
+scripts/setup.sh
+sql-client/ts/test.sh
+
 step "the Worker in the real Workers runtime (wrangler dev, offline)"
 # Installs wrangler, node 22, wasm-bindgen-cli, worker-build, wasm-opt and
 # esbuild into the repository if missing (idempotent).
