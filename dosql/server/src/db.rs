@@ -15,7 +15,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dosql::sql::Database;
@@ -43,13 +44,21 @@ fn internal(message: impl Into<String>) -> WireError {
 #[derive(Clone)]
 pub struct Db {
     jobs: mpsc::Sender<Job>,
+    /// Set by the thread when it ends (its database failed to open).
+    stopped: Arc<AtomicBool>,
 }
 
+/// Resolves when a database thread has opened its database (or failed to).
+type Opened = oneshot::Receiver<Result<(), WireError>>;
+
 impl Db {
-    /// Opens (or creates) the database in `dir` on a new thread.
-    async fn open(name: &str, dir: PathBuf, idle_timeout_ms: u64) -> Result<Db, WireError> {
+    /// Starts the thread that opens (or creates) the database in `dir`
+    /// and then serves it. Jobs sent before the open finishes wait for it.
+    fn spawn(name: &str, dir: PathBuf, idle_timeout_ms: u64) -> Result<(Db, Opened), WireError> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, opened) = oneshot::channel();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let flag = stopped.clone();
         std::thread::Builder::new()
             .name(format!("db-{name}"))
             .spawn(move || {
@@ -60,6 +69,7 @@ impl Db {
                         s
                     }
                     Err(e) => {
+                        flag.store(true, Ordering::SeqCst);
                         let _ = ready.send(Err(e));
                         return;
                     }
@@ -67,10 +77,11 @@ impl Db {
                 run(service, &dir, inbox);
             })
             .map_err(|e| internal(format!("cannot start a database thread: {e}")))?;
-        opened
-            .await
-            .map_err(|_| internal("the database thread stopped"))??;
-        Ok(Db { jobs })
+        Ok((Db { jobs, stopped }, opened))
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on the database's thread and returns its answer.
@@ -139,14 +150,24 @@ impl Registry {
     }
 
     /// The database called `name`, opened on first use.
+    ///
+    /// The database's thread is registered before its open is awaited: a
+    /// request cancelled meanwhile (its client gave up) leaves the thread
+    /// to finish opening, and later requests queue on that same thread.
+    /// Opening the same files from two threads at once would let one read
+    /// the other's half-created files.
     pub async fn get(&self, name: &str) -> Result<Db, WireError> {
         check_name(name)?;
         let mut open = self.open.lock().await;
-        if let Some(db) = open.get(name) {
+        if let Some(db) = open.get(name).filter(|db| !db.is_stopped()) {
             return Ok(db.clone());
         }
-        let db = Db::open(name, self.root.join(name), self.idle_timeout_ms).await?;
+        let (db, opened) = Db::spawn(name, self.root.join(name), self.idle_timeout_ms)?;
         open.insert(name.to_owned(), db.clone());
+        drop(open);
+        opened
+            .await
+            .map_err(|_| internal("the database thread stopped"))??;
         Ok(db)
     }
 }
@@ -185,6 +206,28 @@ pub fn check_name(name: &str) -> Result<(), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_cancelled_open_is_finished_not_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = std::sync::Arc::new(Registry::new(dir.path().to_path_buf(), 1000));
+        for round in 0..20 {
+            let name = format!("db{round}");
+            // Give up on the first open at once, then race more opens.
+            let _ = tokio::time::timeout(Duration::from_micros(1), registry.get(&name)).await;
+            let mut tasks = Vec::new();
+            for _ in 0..4 {
+                let (r, n) = (registry.clone(), name.clone());
+                tasks.push(tokio::spawn(async move {
+                    let db = r.get(&n).await?;
+                    db.call(|s| s.database().schema().tables.len()).await
+                }));
+            }
+            for t in tasks {
+                assert_eq!(t.await.unwrap().unwrap(), 0, "{name}");
+            }
+        }
+    }
 
     #[test]
     fn names_are_plain_directory_names() {

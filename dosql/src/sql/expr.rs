@@ -330,6 +330,7 @@ impl Expr {
         match self {
             Expr::Lit(_) | Expr::Col { .. } | Expr::Outer { .. } | Expr::Param(_) => {}
             Expr::Exists(..) | Expr::Scalar(_) => {}
+            Expr::TriggerCol { .. } | Expr::Raise { .. } => {}
             Expr::Neg(e) | Expr::Plus(e) | Expr::BitNot(e) | Expr::Not(e) | Expr::IsNull(e, _) => {
                 e.walk_mut(f)
             }
