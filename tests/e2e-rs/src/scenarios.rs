@@ -170,6 +170,20 @@ pub async fn crud_and_transactions(t: &mut Target) {
         assert!(!e.is_retryable(), "{sql}: {e}");
     }
     db.ping().await.expect("the connection serves after errors");
+    // A script stops at its failing statement, names it, and keeps the
+    // effect of the statements before it.
+    let e = db
+        .exec_script(
+            "INSERT INTO users(id, name) VALUES (10, 'kept'); -- one; two\n\
+             INSERT INTO users(id, name) VALUES (1, 'dup'); INSERT INTO users(id, name) VALUES (11, 'never')",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Constraint), "{e}");
+    assert_eq!(e.wire().and_then(|w| w.statement), Some(1), "{e}");
+    let ids: Vec<i64> = rows(&db, "SELECT id FROM users WHERE id >= 10").await;
+    assert_eq!(ids, [10]);
+    exec(&db, "DELETE FROM users WHERE id = 10").await;
 
     // Commit, with snapshot isolation: another client does not see the
     // transaction's writes until it commits.
