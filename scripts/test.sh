@@ -23,7 +23,8 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
-cargo test --workspace
+# dosql-e2e drives the built Worker too: it runs below, once the Worker is built.
+cargo test --workspace --exclude dosql-e2e
 
 step "TypeScript SDK against a real dosql-server (sql-client/ts)"
 # node_modules/.bin (node 22, tsc, esbuild) comes from scripts/setup.sh.
@@ -38,3 +39,6 @@ scripts/setup.sh
 (cd dosql/worker && worker-build --release)
 scripts/worker-size.sh
 SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/smoke.sh
+
+step "end-to-end suite: dosql-server and the Worker under wrangler dev, through sql-client"
+cargo test -p dosql-e2e

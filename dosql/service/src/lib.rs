@@ -29,6 +29,7 @@
 
 mod bind;
 mod schema;
+mod script;
 mod service;
 pub mod transport;
 

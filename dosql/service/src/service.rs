@@ -28,13 +28,14 @@ use shared_types::limits::{
     MAX_PREPARED_PER_CONNECTION, MAX_RESULT_BYTES, TRANSACTION_IDLE_TIMEOUT_MS,
 };
 use shared_types::{
-    BatchRequest, BatchResult, BeginMode, ClientFrame, ErrorCode, Params, PipelineRequest,
+    BatchRequest, BatchResult, BeginMode, ClientFrame, ErrorCode, PipelineRequest,
     PipelineResponse, Prepared, Request, Response, ServerFrame, Statement, StatementResult,
     WireError, PROTOCOL_VERSION,
 };
 
 use crate::bind::{self, invalid, limit, wire_error};
 use crate::schema;
+use crate::script::{exec, execute};
 
 /// Names one connection of a [`Service`]; valid until it is closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -428,32 +429,6 @@ fn single(mut results: Vec<StatementResult>) -> Result<StatementResult, WireErro
         .ok_or_else(|| WireError::new(ErrorCode::Internal, "a statement returned no result"))
 }
 
-/// Runs a script with its parameters.
-fn exec(
-    db: &mut Database,
-    session: &mut Session,
-    sql: &str,
-    params: &Params,
-) -> Result<Vec<StatementResult>, WireError> {
-    let names = db.parameter_names(sql).map_err(|e| wire_error(&e))?;
-    execute(db, session, sql, &names, params)
-}
-
-fn execute(
-    db: &mut Database,
-    session: &mut Session,
-    sql: &str,
-    names: &[Vec<Option<String>>],
-    params: &Params,
-) -> Result<Vec<StatementResult>, WireError> {
-    let values = bind::bind(names, params)?;
-    db.execute(session, sql, &values)
-        .map_err(|e| wire_error(&e))?
-        .into_iter()
-        .map(bind::result)
-        .collect()
-}
-
 /// Runs a batch. Transactional: inside BEGIN..COMMIT, or inside a
 /// savepoint when the connection already has a transaction open, and
 /// undone on the first error. Otherwise each statement commits on its own
@@ -512,7 +487,7 @@ fn undo_batch(db: &mut Database, session: &mut Session, nested: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_types::Value;
+    use shared_types::{Params, Value};
 
     fn query(sql: &str) -> Request {
         Request::Query {
