@@ -257,30 +257,36 @@ mod tests {
     fn trigger_bodies_hold_semicolons() {
         let mut db = Database::open_memory().unwrap();
         let mut s = Session::new();
-        // The engine refuses triggers; the point is that the body's `;`
-        // do not cut it: the trigger is statement 2, whole.
-        let e = run(
-            &mut db,
-            &mut s,
-            "CREATE TABLE a(x); CREATE TABLE log(y);\n\
+        // The body's `;` do not cut the trigger: it is statement 2, whole,
+        // and it fires (twice per row) for statement 3.
+        let script = "CREATE TABLE a(x); CREATE TABLE log(y);\n\
              CREATE TRIGGER tr AFTER INSERT ON a BEGIN INSERT INTO log VALUES (new.x); \
              INSERT INTO log VALUES (new.x * 10); END;\n\
-             INSERT INTO a VALUES (1);",
-        )
-        .unwrap_err();
-        assert_eq!(e.statement, Some(2), "{e}");
+             INSERT INTO a VALUES (1);";
+        assert_eq!(run(&mut db, &mut s, script).unwrap(), 4);
         let r = exec(
             &mut db,
             &mut s,
-            "SELECT count(*) FROM a",
+            "SELECT y FROM log ORDER BY y",
             &Params::default(),
         )
         .unwrap();
         assert_eq!(
             r[0].rows,
-            [[shared_types::Value::Integer(0)]],
-            "statement 3 did not run"
+            [
+                [shared_types::Value::Integer(1)],
+                [shared_types::Value::Integer(10)]
+            ]
         );
+        // A failure after a trigger definition is named by its position.
+        let e = run(
+            &mut db,
+            &mut s,
+            "CREATE TRIGGER tr2 AFTER DELETE ON a BEGIN DELETE FROM log; END; \
+             INSERT INTO nowhere VALUES (1);",
+        )
+        .unwrap_err();
+        assert_eq!(e.statement, Some(1), "{e}");
     }
 
     #[test]
