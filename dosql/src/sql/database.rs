@@ -615,8 +615,10 @@ impl Database {
 /// INSERT into a table (not a view). None for every other statement.
 fn prepare(binder: &mut Binder, stmt: &Statement) -> Result<Option<Prepared>> {
     Ok(match stmt {
-        Statement::Query(q) => Some(Prepared::Query(binder.query(q)?)),
-        Statement::Insert(ins) => dml::bind_insert(binder, ins)?.map(Prepared::Insert),
+        Statement::Query(q) => Some(Prepared::Query(Box::new(binder.query(q)?))),
+        Statement::Insert(ins) => {
+            dml::bind_insert(binder, ins)?.map(|p| Prepared::Insert(Box::new(p)))
+        }
         _ => None,
     })
 }

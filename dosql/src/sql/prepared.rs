@@ -34,8 +34,8 @@ use crate::sql::schema::Schema;
 
 /// A statement's bound form.
 pub enum Prepared {
-    Query(QueryPlan),
-    Insert(InsertPlan),
+    Query(Box<QueryPlan>),
+    Insert(Box<InsertPlan>),
 }
 
 struct Entry {
@@ -115,7 +115,7 @@ mod tests {
     use crate::sql::value::Value;
 
     fn plan() -> Prepared {
-        Prepared::Query(QueryPlan {
+        Prepared::Query(Box::new(QueryPlan {
             ctes: Vec::new(),
             body: Body::Values(vec![vec![Expr::Lit(Value::Integer(1))]]),
             order: Vec::new(),
@@ -124,7 +124,7 @@ mod tests {
             columns: vec!["1".into()],
             out_aff: vec![None],
             out_coll: Vec::new(),
-        })
+        }))
     }
 
     #[test]
