@@ -28,6 +28,7 @@ use crate::sql::exec::{run_query, Exec};
 use crate::sql::func::FuncContext;
 use crate::sql::parse::{StatementCache, MAX_PARAMS};
 use crate::sql::plan::explain;
+use crate::sql::prepared::{PlanCache, Prepared, Slot};
 use crate::sql::schema::Schema;
 use crate::sql::value::Value;
 use crate::sql::write::{DmlState, Resolution};
@@ -100,6 +101,7 @@ pub struct Database {
     engine: Engine,
     schema: Arc<Schema>,
     cache: StatementCache,
+    plans: PlanCache,
     clock: fn() -> u64,
     random: u64,
 }
@@ -127,6 +129,7 @@ impl Database {
             engine,
             schema: Arc::new(schema?),
             cache: StatementCache::default(),
+            plans: PlanCache::default(),
             clock: system_clock,
             random: 0x5EED_D05E_u64,
         })
@@ -166,6 +169,11 @@ impl Database {
     /// (hits, misses) of the statement cache.
     pub fn cache_stats(&self) -> (u64, u64) {
         self.cache.stats()
+    }
+
+    /// (hits, misses) of the cache of bound statements (prepared.rs).
+    pub fn plan_cache_stats(&self) -> (u64, u64) {
+        self.plans.stats()
     }
 
     /// The result column names of each statement in `sql`, found by binding
@@ -213,8 +221,9 @@ impl Database {
         }
         let statements = self.cache.get(sql)?;
         let mut results = Vec::with_capacity(statements.len());
-        for stmt in statements.iter() {
-            results.push(self.statement(session, stmt, params)?);
+        for (index, stmt) in statements.iter().enumerate() {
+            let slot = Slot { sql, index };
+            results.push(self.statement(session, stmt, params, slot)?);
         }
         Ok(results)
     }
@@ -224,6 +233,7 @@ impl Database {
         session: &mut Session,
         stmt: &Statement,
         params: &[Value],
+        slot: Slot,
     ) -> Result<StatementResult> {
         let mut result = StatementResult::default();
         match stmt {
@@ -311,7 +321,7 @@ impl Database {
                     self.commit(txn)?;
                 }
             }
-            _ => result = self.in_transaction(session, stmt, params)?,
+            _ => result = self.in_transaction(session, stmt, params, slot)?,
         }
         result.last_insert_rowid = session.last_insert_rowid;
         Ok(result)
@@ -390,6 +400,7 @@ impl Database {
         session: &mut Session,
         stmt: &Statement,
         params: &[Value],
+        slot: Slot,
     ) -> Result<StatementResult> {
         let read_only = matches!(stmt, Statement::Query(_) | Statement::Explain { .. });
         let info = session.info();
@@ -407,7 +418,7 @@ impl Database {
                 on_error: Resolution::Abort,
                 deferred_fk: Vec::new(),
             };
-            let result = self.dispatch(session, &mut txn, stmt, params, info);
+            let result = self.dispatch(session, &mut txn, stmt, params, info, slot);
             return match result {
                 Ok(r) if read_only => {
                     self.engine.rollback(id)?;
@@ -445,7 +456,7 @@ impl Database {
         };
         let saved = is_ddl(stmt).then(|| txn.schema.clone());
         txn.on_error = Resolution::Abort;
-        let result = self.dispatch(session, &mut txn, stmt, params, info);
+        let result = self.dispatch(session, &mut txn, stmt, params, info, slot);
         let undo = match &result {
             Ok(_) => self.engine.release(txn.id, sp),
             Err(_) if txn.on_error == Resolution::Fail => self.engine.release(txn.id, sp),
@@ -477,6 +488,7 @@ impl Database {
         stmt: &Statement,
         params: &[Value],
         info: SessionInfo,
+        slot: Slot,
     ) -> Result<StatementResult> {
         self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let Database {
@@ -484,6 +496,7 @@ impl Database {
             schema: committed,
             clock,
             random,
+            plans,
             ..
         } = self;
         let mut ex = Exec {
@@ -517,18 +530,39 @@ impl Database {
         let schema: &Schema = txn.schema.as_ref().unwrap_or(committed);
         ex.schema = Some(schema);
         let mut binder = Binder::new(schema, info);
-        let outcome = match stmt {
-            Statement::Query(q) => {
-                let plan = binder.query(q)?;
-                result.rows = run_query(&plan, &mut ex, None)?;
-                result.columns = plan.columns;
+        // Bound once per text while the committed schema stands
+        // (prepared.rs); a transaction's own schema changes bypass it.
+        let slot = txn.schema.is_none().then_some(slot);
+        let hit = slot.is_some_and(|slot| plans.has(slot, committed));
+        let owned;
+        let prepared = match (hit, slot) {
+            (true, Some(slot)) => plans.get(slot),
+            _ => match prepare(&mut binder, stmt)? {
+                Some(p) => match slot {
+                    Some(slot) if binder.cacheable => Some(plans.put(slot, committed, p)),
+                    _ => {
+                        owned = p;
+                        Some(&owned)
+                    }
+                },
+                None => None,
+            },
+        };
+        let outcome = match (prepared, stmt) {
+            (Some(Prepared::Query(plan)), _) => {
+                result.rows = run_query(plan, &mut ex, None)?;
+                result.columns = plan.columns.clone();
                 return Ok(result);
             }
-            Statement::Explain {
-                query_plan: true,
-                statement,
-                ..
-            } => {
+            (Some(Prepared::Insert(plan)), _) => dml::run_insert(&mut ex, plan),
+            (
+                _,
+                Statement::Explain {
+                    query_plan: true,
+                    statement,
+                    ..
+                },
+            ) => {
                 let Statement::Query(q) = statement.as_ref() else {
                     return Err(invalid!("EXPLAIN QUERY PLAN supports SELECT only"));
                 };
@@ -549,15 +583,15 @@ impl Database {
                     .collect();
                 return Ok(result);
             }
-            Statement::Insert(ins) => dml::insert(&mut binder, &mut ex, ins),
-            Statement::Update(upd) => dml::update(&mut binder, &mut ex, upd),
-            Statement::Delete(del) => dml::delete(&mut binder, &mut ex, del),
+            (_, Statement::Insert(ins)) => dml::insert(&mut binder, &mut ex, ins),
+            (_, Statement::Update(upd)) => dml::update(&mut binder, &mut ex, upd),
+            (_, Statement::Delete(del)) => dml::delete(&mut binder, &mut ex, del),
             // How the parser spells REINDEX (see parse.rs).
-            Statement::Vacuum(v) if v.reindex => {
+            (_, Statement::Vacuum(v)) if v.reindex => {
                 ddl::reindex(schema, &mut ex, v.table_name.as_ref())?;
                 return Ok(result);
             }
-            other => return Err(invalid!("unsupported statement: {}", first_words(other))),
+            (_, other) => return Err(invalid!("unsupported statement: {}", first_words(other))),
         };
         txn.on_error = ex.dml.on_error;
         let changes = outcome?;
@@ -575,6 +609,18 @@ impl Database {
         session.total_changes += changes.rows + ex.dml.trigger_changes;
         Ok(result)
     }
+}
+
+/// Binds the statements whose bound form can be cached: SELECT, and
+/// INSERT into a table (not a view). None for every other statement.
+fn prepare(binder: &mut Binder, stmt: &Statement) -> Result<Option<Prepared>> {
+    Ok(match stmt {
+        Statement::Query(q) => Some(Prepared::Query(Box::new(binder.query(q)?))),
+        Statement::Insert(ins) => {
+            dml::bind_insert(binder, ins)?.map(|p| Prepared::Insert(Box::new(p)))
+        }
+        _ => None,
+    })
 }
 
 fn ddl_statement(

@@ -26,7 +26,7 @@ use crate::invalid;
 use crate::sql::bind::Binder;
 use crate::sql::exec::{fetch_table, run_query, Exec};
 use crate::sql::expr::{Env, Expr};
-use crate::sql::plan::Level;
+use crate::sql::plan::{Level, QueryPlan};
 use crate::sql::returning::{self, Returning};
 use crate::sql::rows::{self, Row};
 use crate::sql::schema::{object_name, Table};
@@ -104,16 +104,47 @@ pub fn assignment_column(table: &Table, target: &ast::AssignmentTarget) -> Resul
         .ok_or_else(|| Error::NotFound(format!("no such column: {cname}")))
 }
 
-/// Runs an INSERT.
-pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Changes> {
+/// An INSERT into a table, bound: what [`run_insert`] executes, once, or
+/// for every execution of the same text when cached (prepared.rs).
+pub struct InsertPlan {
+    /// Row position of each value the source supplies.
+    targets: Vec<usize>,
+    /// The rows to insert; None for a single row of defaults.
+    source: Option<QueryPlan>,
+    upsert: Option<Upsert>,
+    /// The bound clause, without rows (each run starts from a copy).
+    returning: Option<Returning>,
+    t: Target,
+    /// The target with ABORT, for an upsert's own conflicts.
+    abort: Option<Target>,
+}
+
+fn insert_table(ins: &ast::Insert) -> Result<&ast::ObjectName> {
     let ast::TableObject::TableName(name) = &ins.table else {
         return Err(invalid!("unsupported INSERT target"));
     };
     if !ins.assignments.is_empty() {
         return Err(invalid!("unsupported INSERT clause"));
     }
+    Ok(name)
+}
+
+/// Runs an INSERT.
+pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Changes> {
+    let name = insert_table(ins)?;
     if let Some(view) = trigger::view::target(b, name)? {
         return trigger::view::insert(b, ex, ins, view);
+    }
+    let plan = bind_insert(b, ins)?.expect("the target is not a view");
+    run_insert(ex, &plan)
+}
+
+/// Binds an INSERT into a table; None if its target is a view (whose
+/// INSTEAD OF triggers [`insert`] runs).
+pub fn bind_insert(b: &mut Binder, ins: &ast::Insert) -> Result<Option<InsertPlan>> {
+    let name = insert_table(ins)?;
+    if trigger::view::target(b, name)?.is_some() {
+        return Ok(None);
     }
     let table = writable_table(b, name)?;
     let n = table.columns.len();
@@ -137,11 +168,10 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
     if ins.columns.is_empty() {
         targets = (0..n).collect();
     }
-    let source: Vec<Row> = match &ins.source {
-        None => vec![Vec::new()],
+    let source = match &ins.source {
+        None => None,
         Some(q) => {
             let plan = b.query(q)?;
-            let rows = run_query(&plan, ex, None)?;
             if plan.columns.len() != targets.len() {
                 return Err(invalid!(
                     "table {} has {} columns but {} values were supplied",
@@ -150,11 +180,11 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
                     plan.columns.len()
                 ));
             }
-            rows
+            Some(plan)
         }
     };
     let upsert = Upsert::bind(b, &table, ins.on.as_ref())?;
-    let mut returning = Returning::bind(b, &table, ins.returning.as_ref())?;
+    let returning = Returning::bind(b, &table, ins.returning.as_ref())?;
     let t = target(b, table, Resolution::of_statement(&ins.or))?;
     let abort = match &upsert {
         Some(_) => Some(Target {
@@ -165,6 +195,32 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
         }),
         None => None,
     };
+    Ok(Some(InsertPlan {
+        targets,
+        source,
+        upsert,
+        returning,
+        t,
+        abort,
+    }))
+}
+
+/// Runs a bound INSERT.
+pub fn run_insert(ex: &mut Exec, plan: &InsertPlan) -> Result<Changes> {
+    let InsertPlan {
+        targets,
+        source,
+        upsert,
+        returning,
+        t,
+        abort,
+    } = plan;
+    let source: Vec<Row> = match source {
+        None => vec![Vec::new()],
+        Some(q) => run_query(q, ex, None)?,
+    };
+    let mut returning = returning.clone();
+    let n = t.table.columns.len();
     let table = &t.table;
     let mut changes = Changes::default();
     let mut next_rowid: Option<i64> = None;
@@ -175,7 +231,7 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
         let mut row = vec![Value::Null; table.width()];
         let mut auto = false;
         for (c, slot) in row.iter_mut().enumerate().take(n) {
-            *slot = write::default_value(ex, &t, c)?;
+            *slot = write::default_value(ex, t, c)?;
         }
         for (t, v) in targets.iter().zip(values) {
             row[*t] = v;
@@ -219,11 +275,11 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
                 row[a] = Value::Integer(rowid);
             }
         }
-        if !write::prepare(ex, &t, &mut row)? {
+        if !write::prepare(ex, t, &mut row)? {
             continue;
         }
-        if let (Some(u), Some(abort)) = (&upsert, &abort) {
-            match u.apply(ex, &t, abort, &row)? {
+        if let (Some(u), Some(abort)) = (upsert, abort) {
+            match u.apply(ex, t, abort, &row)? {
                 Outcome::Insert => {}
                 Outcome::Skip => continue,
                 Outcome::Updated(new) => {
@@ -233,7 +289,7 @@ pub fn insert(b: &mut Binder, ex: &mut Exec, ins: &ast::Insert) -> Result<Change
                 }
             }
         }
-        if !write::insert_row(ex, &t, &row)? {
+        if !write::insert_row(ex, t, &row)? {
             continue;
         }
         returning::push(&mut returning, &row, ex)?;

@@ -28,6 +28,7 @@ mod expr;
 mod fk;
 mod parse;
 mod plan;
+mod prepared;
 mod record;
 mod returning;
 mod rows;

@@ -18,6 +18,7 @@ use crate::sql::rows::Row;
 use crate::sql::schema::Table;
 
 /// A bound RETURNING clause and the rows it has produced so far.
+#[derive(Clone)]
 pub struct Returning {
     pub columns: Vec<String>,
     exprs: Vec<Expr>,

@@ -142,22 +142,21 @@ pub fn scan(
     hi: Bound<&[u8]>,
 ) -> Result<Vec<(Vec<u8>, Row)>> {
     let id = tree(engine, txn, &table.tree)?;
-    let pairs = engine.scan(txn, id, lo, hi, usize::MAX)?;
-    pairs
-        .into_iter()
-        .map(|(k, v)| {
-            let row = decode(table, &k, &v)?;
-            Ok((k, row))
-        })
-        .collect()
+    // Rows decoded where they lie in the page: no copies of stored values.
+    let mut out = Vec::new();
+    engine.scan_with(txn, id, lo, hi, usize::MAX, |k, v| {
+        out.push((k.to_vec(), decode(table, k, v)?));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// The row with table key `key`, if any.
 pub fn get(engine: &mut Engine, txn: TxnId, table: &Table, key: &[u8]) -> Result<Option<Row>> {
     let id = tree(engine, txn, &table.tree)?;
+    // Decoded where it lies in the page: no copy of the stored value.
     engine
-        .get(txn, id, key)?
-        .map(|v| decode(table, key, &v))
+        .get_with(txn, id, key, |v| decode(table, key, v))?
         .transpose()
 }
 

@@ -100,6 +100,11 @@ pub struct Binder<'s> {
     views: Vec<String>,
     /// In a trigger program: what OLD and NEW name (trigger/fire.rs).
     pub trigger: Option<std::rc::Rc<crate::sql::trigger::TriggerScope>>,
+    /// False once the statement bound something that must not outlive one
+    /// execution: a session value folded into a literal, or a subquery
+    /// (whose rows are cached in the plan). Only a cacheable statement's
+    /// bound form may be reused (prepared.rs).
+    pub cacheable: bool,
 }
 
 fn is_rowid_name(name: &str) -> bool {
@@ -153,6 +158,7 @@ impl<'s> Binder<'s> {
             session,
             views: Vec::new(),
             trigger: None,
+            cacheable: true,
         }
     }
 
@@ -264,6 +270,7 @@ impl<'s> Binder<'s> {
         self.reach.push((start, usize::MAX));
         let plan = self.query(q);
         let (_, reach) = self.reach.pop().expect("pushed above");
+        self.cacheable = false;
         Ok(Subquery::new(plan?, reach < start))
     }
 
@@ -671,6 +678,12 @@ impl<'s> Binder<'s> {
         }
         if crate::sql::window::WinKind::builtin(&name, raw_args.len()).is_some() {
             return Err(invalid!("misuse of window function {name}()"));
+        }
+        if matches!(
+            (name.as_str(), raw_args.len()),
+            ("last_insert_rowid" | "changes" | "total_changes", 0)
+        ) {
+            self.cacheable = false;
         }
         match (name.as_str(), raw_args.len()) {
             ("last_insert_rowid", 0) => {
