@@ -40,5 +40,8 @@ scripts/setup.sh
 scripts/worker-size.sh
 SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/smoke.sh
 
+step "TypeScript SDK against the Worker under wrangler dev"
+DOSQL_TARGET=wrangler sql-client/ts/test.sh
+
 step "end-to-end suite: dosql-server and the Worker under wrangler dev, through sql-client"
 cargo test -p dosql-e2e

@@ -1,11 +1,20 @@
 /**
- * Spawns a real dosql-server for the tests: a fresh data directory, a
- * known token, the port the system picks (read from its
- * `listening on http://ADDR` line). DOSQL_SERVER names the binary.
+ * Starts a real DoSQL for the tests: a fresh data directory, a known
+ * token, a free port.
+ *
+ * - By default a native dosql-server (DOSQL_SERVER names the binary); the
+ *   port is the one the system picks, read from its `listening on
+ *   http://ADDR` line.
+ * - With DOSQL_TARGET=wrangler, the Worker under `wrangler dev` (workerd,
+ *   local persistence in the data directory, the token as DOSQL_TOKEN),
+ *   run from DOSQL_ROOT with the repository's own tools on PATH; ready
+ *   when /health answers. It runs in a process group of its own so that
+ *   stopping it takes workerd down too.
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -22,6 +31,7 @@ export interface Server {
 }
 
 export function startServer(listen = "127.0.0.1:0", dataDir?: string): Promise<Server> {
+  if (process.env.DOSQL_TARGET === "wrangler") return startWrangler(listen, dataDir);
   const bin = process.env.DOSQL_SERVER;
   if (!bin) throw new Error("DOSQL_SERVER must name the dosql-server binary (see test.sh)");
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "dosql-ts-"));
@@ -53,6 +63,64 @@ export function startServer(listen = "127.0.0.1:0", dataDir?: string): Promise<S
       });
     });
   });
+}
+
+/** A port no one listens on now (wrangler wants one named). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const addr = probe.address();
+      probe.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function startWrangler(listen: string, dataDir?: string): Promise<Server> {
+  const root = process.env.DOSQL_ROOT;
+  if (!root) throw new Error("DOSQL_ROOT must name the repository (see test.sh)");
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "dosql-ts-wrangler-"));
+  const requested = Number(listen.split(":")[1] ?? "0");
+  const port = requested || (await freePort());
+  const vars = join(dir, "dev.vars");
+  writeFileSync(vars, `DOSQL_TOKEN=${TOKEN}\n`);
+  const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", join(dir, "state")];
+  args.push("--env-file", vars, "--show-interactive-dev-session=false");
+  const child = spawn("wrangler", args, {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PATH: `${root}/node_modules/.bin:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
+  });
+  let log = "";
+  child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once("exit", () => done());
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        done();
+      }
+    });
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) throw new Error(`wrangler exited with ${child.exitCode}: ${log}`);
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) {
+        return { base, addr: `127.0.0.1:${port}`, dataDir: dir, process: child, db: (name) => `${base}/db/${name}`, stop };
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error(`wrangler dev not ready after 120 s: ${log}`);
 }
 
 export function removeDir(dir: string): void {
