@@ -1,11 +1,9 @@
 //! The client against a real `dosql-server`: every call crosses the wire.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::{Server, TOKEN};
+use dosql_testkit::{Server, TOKEN};
 use serde::Deserialize;
 use sql_client::{named, params, BatchStatement, Client, Config, Error, ErrorCode, Value};
 

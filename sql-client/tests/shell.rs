@@ -1,12 +1,10 @@
 //! The `dosql` binary against a real `dosql-server`: scripts piped in,
 //! output checked, and `.dump` replayed into a fresh database.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::{Server, TOKEN};
+use dosql_testkit::{Server, TOKEN};
 
 fn dosql(url: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dosql"))

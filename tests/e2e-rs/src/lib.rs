@@ -20,7 +20,7 @@
 //! * Each scenario uses database names of its own, so one running target
 //!   serves all of them in sequence (a start of wrangler costs seconds).
 
-pub mod process;
+pub use dosql_testkit::process;
 pub mod raw;
 pub mod scenarios;
 pub mod target;

@@ -131,7 +131,7 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
-        .expect("tests/e2e-rs lives two levels below the workspace root")
+        .expect("tests/testkit lives two levels below the workspace root")
         .to_path_buf()
 }
 
