@@ -197,8 +197,11 @@ impl Database {
         let mut next = from;
         let mut first = None;
         self.engine.read_wal(from, &mut |record| {
-            if first.replace(record.lsn).is_none() && record.lsn != from {
-                return Ok(false);
+            if first.is_none() {
+                first = Some(record.lsn);
+                if record.lsn != from {
+                    return Ok(false);
+                }
             }
             if txns.len() >= limits.max_txns {
                 return Ok(false);

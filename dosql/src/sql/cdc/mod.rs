@@ -47,8 +47,9 @@ pub use slots::{SlotInfo, DEFAULT_RETENTION_CAP, MAX_SLOT_NAME};
 pub(crate) use catalog::register_trees;
 pub(crate) use slots::Cdc;
 
+use crate::sql::rows;
 use crate::sql::schema::Table;
-use crate::sql::value::Value;
+use crate::sql::value::{apply_affinity, Value};
 use crate::store::Lsn;
 
 /// What a row event did.
@@ -74,7 +75,7 @@ pub enum SchemaChange {
 }
 
 /// One column of a [`TableSchema`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ColumnSchema {
     pub name: String,
     /// The declared type as written (may be empty).
@@ -82,10 +83,13 @@ pub struct ColumnSchema {
     pub not_null: bool,
     /// 1-based position in the PRIMARY KEY, if the column is part of it.
     pub pk: Option<u32>,
+    /// A literal DEFAULT (with the column's affinity): what rows written
+    /// before the column was added read. `None` for none or an expression.
+    pub default: Option<Value>,
 }
 
 /// A table's definition as change consumers need it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TableSchema {
     pub name: String,
     pub columns: Vec<ColumnSchema>,
@@ -116,6 +120,11 @@ impl TableSchema {
                     decl_type: c.decl_type.clone(),
                     not_null: c.not_null,
                     pk: pk(i),
+                    default: c
+                        .default
+                        .as_ref()
+                        .and_then(rows::literal_value)
+                        .map(|v| apply_affinity(v, c.affinity)),
                 })
                 .collect(),
             without_rowid: table.without_rowid,
