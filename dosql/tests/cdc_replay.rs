@@ -102,7 +102,11 @@ fn replay(model: &mut HashMap<String, Rows>, txns: &[ChangeTxn]) {
                         model.remove(&s.table);
                     }
                     SchemaChange::AddColumn => {
-                        let default = s.schema.columns.last().unwrap().default.clone();
+                        // Several columns added in one transaction are one
+                        // event each, in order, with the final schema.
+                        let name = s.column.as_deref().unwrap();
+                        let column = s.schema.columns.iter().find(|c| c.name == name).unwrap();
+                        let default = column.default.clone();
                         for row in model.get_mut(&s.table).unwrap().values_mut() {
                             row.push(default.clone().unwrap_or(Value::Null));
                         }

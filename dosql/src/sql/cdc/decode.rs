@@ -214,21 +214,35 @@ fn schema_events(
         {
             continue;
         }
-        let (change, column, previous) = classify_alter(old, new);
-        events.push(event(new, change, column, previous));
+        for (change, column, previous) in classify_alter(old, new) {
+            events.push(event(new, change, column, previous));
+        }
     }
     events
 }
 
-/// Names an ALTER by its column difference.
-fn classify_alter<'a>(
+/// What an alter event names: change, column, previous name.
+type Alteration<'a> = (SchemaChange, Option<&'a str>, Option<&'a str>);
+
+/// Names an ALTER by its column difference: one event per column added at
+/// the end (several ADD COLUMNs in one transaction), else one event.
+fn classify_alter<'a>(old: &'a Table, new: &'a Table) -> Vec<Alteration<'a>> {
+    let (a, b) = (TableSchema::of(old).columns, TableSchema::of(new).columns);
+    if b.len() > a.len() && b[..a.len()] == a[..] {
+        return new.columns[a.len()..]
+            .iter()
+            .map(|c| (SchemaChange::AddColumn, Some(c.name.as_str()), None))
+            .collect();
+    }
+    vec![classify_one(old, new, &a, &b)]
+}
+
+fn classify_one<'a>(
     old: &'a Table,
     new: &'a Table,
-) -> (SchemaChange, Option<&'a str>, Option<&'a str>) {
-    let (a, b) = (TableSchema::of(old).columns, TableSchema::of(new).columns);
-    if b.len() == a.len() + 1 && b[..a.len()] == a[..] {
-        return (SchemaChange::AddColumn, Some(&new.columns[a.len()].name), None);
-    }
+    a: &[super::ColumnSchema],
+    b: &[super::ColumnSchema],
+) -> Alteration<'a> {
     if a.len() == b.len() + 1 {
         // The PK positions of the other columns do not move: a key column
         // cannot be dropped.
