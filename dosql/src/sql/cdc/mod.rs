@@ -84,7 +84,8 @@ pub struct ColumnSchema {
     /// 1-based position in the PRIMARY KEY, if the column is part of it.
     pub pk: Option<u32>,
     /// A literal DEFAULT (with the column's affinity): what rows written
-    /// before the column was added read. `None` for none or an expression.
+    /// before the column was added read. `None` for none, NULL (what such
+    /// rows read anyway) or an expression.
     pub default: Option<Value>,
 }
 
@@ -124,7 +125,8 @@ impl TableSchema {
                         .default
                         .as_ref()
                         .and_then(rows::literal_value)
-                        .map(|v| apply_affinity(v, c.affinity)),
+                        .map(|v| apply_affinity(v, c.affinity))
+                        .filter(|v| *v != Value::Null),
                 })
                 .collect(),
             without_rowid: table.without_rowid,
