@@ -60,7 +60,12 @@ fn sql(op: &Op, added: &mut [usize]) -> String {
     let set = |t: usize| if t == 0 { "b" } else { "v" };
     match op {
         Op::Insert(t, k, v) => format!("INSERT INTO {} {}", TABLES[*t], values(*t, *k, *v)),
-        Op::Update(t, k, v) => format!("UPDATE {} SET {} = {v} WHERE {}", TABLES[*t], set(*t), key(*t, *k)),
+        Op::Update(t, k, v) => format!(
+            "UPDATE {} SET {} = {v} WHERE {}",
+            TABLES[*t],
+            set(*t),
+            key(*t, *k)
+        ),
         Op::Delete(t, k) => format!("DELETE FROM {} WHERE {}", TABLES[*t], key(*t, *k)),
         Op::Replace(t, k, v) => format!("REPLACE INTO {} {}", TABLES[*t], values(*t, *k, *v)),
         Op::Upsert(t, k, v) => {
@@ -75,7 +80,12 @@ fn sql(op: &Op, added: &mut [usize]) -> String {
         }
         Op::AddColumn(t) => {
             added[*t] += 1;
-            format!("ALTER TABLE {} ADD COLUMN c{} DEFAULT {}", TABLES[*t], added[*t], added[*t] * 10)
+            format!(
+                "ALTER TABLE {} ADD COLUMN c{} DEFAULT {}",
+                TABLES[*t],
+                added[*t],
+                added[*t] * 10
+            )
         }
         Op::Begin => "BEGIN".into(),
         Op::Commit => "COMMIT".into(),

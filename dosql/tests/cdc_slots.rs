@@ -16,15 +16,31 @@ fn read_slot(db: &mut Database, name: &str) -> dosql::error::Result<dosql::sql::
 fn slots_are_created_listed_acknowledged_and_dropped() {
     let mut db = Database::open_memory().unwrap();
     let mut s = Session::new();
-    exec(&mut db, &mut s, "CREATE TABLE t(a); INSERT INTO t VALUES (1)");
+    exec(
+        &mut db,
+        &mut s,
+        "CREATE TABLE t(a); INSERT INTO t VALUES (1)",
+    );
     let slot = db.create_slot("lake").unwrap();
-    assert_eq!((slot.acked_lsn, slot.lagging), (last_lsn(&mut db) - 1, false));
+    assert_eq!(
+        (slot.acked_lsn, slot.lagging),
+        (last_lsn(&mut db) - 1, false)
+    );
     for bad in ["", "Lake", "a-b", &"x".repeat(65)] {
-        assert!(matches!(db.create_slot(bad), Err(Error::InvalidInput(_))), "{bad:?}");
+        assert!(
+            matches!(db.create_slot(bad), Err(Error::InvalidInput(_))),
+            "{bad:?}"
+        );
     }
-    assert!(matches!(db.create_slot("lake"), Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        db.create_slot("lake"),
+        Err(Error::InvalidInput(_))
+    ));
     assert!(matches!(db.drop_slot("nope"), Err(Error::NotFound(_))));
-    assert!(matches!(read_slot(&mut db, "nope"), Err(Error::NotFound(_))));
+    assert!(matches!(
+        read_slot(&mut db, "nope"),
+        Err(Error::NotFound(_))
+    ));
     // Only what was committed after the slot's creation is read.
     exec(&mut db, &mut s, "INSERT INTO t VALUES (2)");
     let batch = read_slot(&mut db, "lake").unwrap();
@@ -40,9 +56,15 @@ fn slots_are_created_listed_acknowledged_and_dropped() {
     assert_eq!(db.slot("lake").unwrap().acked_lsn, batch.next_lsn - 1);
     assert!(read_slot(&mut db, "lake").unwrap().txns.is_empty());
     db.ack_slot("lake", batch.next_lsn - 1).unwrap();
-    assert!(matches!(db.ack_slot("lake", 1), Err(Error::InvalidInput(_))), "backwards");
+    assert!(
+        matches!(db.ack_slot("lake", 1), Err(Error::InvalidInput(_))),
+        "backwards"
+    );
     let beyond = last_lsn(&mut db) + 1;
-    assert!(matches!(db.ack_slot("lake", beyond), Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        db.ack_slot("lake", beyond),
+        Err(Error::InvalidInput(_))
+    ));
     db.create_slot("other").unwrap();
     let names: Vec<_> = db.slots().into_iter().map(|s| s.name).collect();
     assert_eq!(names, vec!["lake", "other"]);
@@ -82,7 +104,12 @@ fn slots_survive_restart_and_hold_the_wal_across_checkpoints() {
     // Everything after the acknowledged LSN is still there, decoded with
     // the schema, although checkpoints ran in between.
     let batch = read_slot(&mut db, "lake").unwrap();
-    let keys: Vec<_> = batch.txns.iter().flat_map(|t| rows(t)).map(|r| r.key.clone()).collect();
+    let keys: Vec<_> = batch
+        .txns
+        .iter()
+        .flat_map(|t| rows(t))
+        .map(|r| r.key.clone())
+        .collect();
     assert_eq!(keys, (1..=50).map(|n| vec![i(n)]).collect::<Vec<_>>());
     db.ack_slot("lake", batch.next_lsn - 1).unwrap();
     exec(&mut db, &mut s, "INSERT INTO t VALUES (51, 'y')");
@@ -108,14 +135,19 @@ fn a_slot_past_the_cap_is_marked_lagging_and_the_database_keeps_serving() {
         assert!(db.set_slot_retention_cap(0).is_err());
         for n in 0..20 {
             exec(&mut db, &mut s, &format!("INSERT INTO t VALUES ({n})"));
-            let fast = db.read_slot("fast", ReadLimits::default(), &ChangeFilter::default()).unwrap();
+            let fast = db
+                .read_slot("fast", ReadLimits::default(), &ChangeFilter::default())
+                .unwrap();
             db.ack_slot("fast", fast.next_lsn - 1).unwrap();
         }
         let slow = db.slot("slow").unwrap();
         assert!(slow.lagging, "{slow:?}");
         assert!(!db.slot("fast").unwrap().lagging);
         let err = read_slot(&mut db, "slow").unwrap_err();
-        assert!(matches!(&err, Error::LimitExceeded(m) if m.contains("lagging")), "{err}");
+        assert!(
+            matches!(&err, Error::LimitExceeded(m) if m.contains("lagging")),
+            "{err}"
+        );
         let last = last_lsn(&mut db);
         assert!(db.ack_slot("slow", last).is_err());
         exec(&mut db, &mut s, "INSERT INTO t VALUES (99)");

@@ -157,15 +157,19 @@ pub fn read_changes(db: &mut Database, shard: &str, r: ReadRequest) -> Result<Re
     let limits = engine::ReadLimits {
         max_txns: r.max_txns.unwrap_or(DEFAULT_MAX_TXNS) as usize,
         // The estimate is of the JSON size; the result limit caps it.
-        max_bytes: r
-            .max_bytes
-            .map_or(MAX_RESULT_BYTES, |b| b.min(MAX_RESULT_BYTES as u64) as usize),
+        max_bytes: r.max_bytes.map_or(MAX_RESULT_BYTES, |b| {
+            b.min(MAX_RESULT_BYTES as u64) as usize
+        }),
     };
     let filter = filter_to_engine(r.filter.unwrap_or_default());
     let batch = match (r.slot, r.from_lsn) {
         (Some(slot), None) => db.read_slot(&slot, limits, &filter),
         (None, Some(from)) => db.read_changes(from, limits, &filter),
-        _ => return Err(invalid("read_changes takes exactly one of slot and from_lsn")),
+        _ => {
+            return Err(invalid(
+                "read_changes takes exactly one of slot and from_lsn",
+            ))
+        }
     }
     .map_err(|e| wire_error(&e))?;
     Ok(Response::Changes(batch_to_wire(batch, shard)))

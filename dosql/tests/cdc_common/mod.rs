@@ -1,7 +1,9 @@
 //! Helpers shared by the change capture tests.
 #![allow(dead_code)]
 
-use dosql::sql::cdc::{ChangeBatch, ChangeEvent, ChangeFilter, ChangeTxn, ReadLimits, RowEvent, SchemaEvent};
+use dosql::sql::cdc::{
+    ChangeBatch, ChangeEvent, ChangeFilter, ChangeTxn, ReadLimits, RowEvent, SchemaEvent,
+};
 use dosql::sql::{Database, Session, Value};
 
 pub fn exec(db: &mut Database, s: &mut Session, sql: &str) {

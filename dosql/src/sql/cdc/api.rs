@@ -27,7 +27,10 @@ use crate::store::Lsn;
 impl Cdc {
     /// Registers the table trees of a database older than the tree
     /// directory; no write when every tree is registered already.
-    pub(crate) fn register_existing(engine: &mut crate::mvcc::Engine, schema: &Schema) -> Result<()> {
+    pub(crate) fn register_existing(
+        engine: &mut crate::mvcc::Engine,
+        schema: &Schema,
+    ) -> Result<()> {
         if schema.tables.is_empty() {
             return Ok(());
         }
@@ -42,9 +45,9 @@ impl Cdc {
 
 fn lost(from: Lsn, found: Option<Lsn>) -> Error {
     Error::LimitExceeded(match found {
-        Some(first) => format!(
-            "change stream position {from} is lost: the WAL now starts at LSN {first}"
-        ),
+        Some(first) => {
+            format!("change stream position {from} is lost: the WAL now starts at LSN {first}")
+        }
         None => format!("change stream position {from} is lost: the WAL no longer holds it"),
     })
 }
@@ -119,7 +122,10 @@ impl Database {
         if lsn == state.acked {
             return Ok(());
         }
-        let acked = SlotState { acked: lsn, ..state };
+        let acked = SlotState {
+            acked: lsn,
+            ..state
+        };
         self.cdc.persist(&mut self.engine, name, Some(acked))
     }
 

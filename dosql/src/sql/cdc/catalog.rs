@@ -197,7 +197,10 @@ mod tests {
         let mut state = CatalogState::default();
         let key = key_of_tree("t:people").unwrap();
         state
-            .set(&key, Some(&entry("table", "People", "CREATE TABLE People (a, b)")))
+            .set(
+                &key,
+                Some(&entry("table", "People", "CREATE TABLE People (a, b)")),
+            )
             .unwrap();
         let t = state.by_tree("t:people").unwrap();
         assert_eq!((t.name.as_str(), t.columns.len()), ("People", 2));
@@ -205,7 +208,10 @@ mod tests {
         assert!(key_of_tree("i:idx").is_none());
         let idx = key_of_tree("t:idx").unwrap();
         state
-            .set(&idx, Some(&entry("index", "idx", "CREATE INDEX idx ON People (a)")))
+            .set(
+                &idx,
+                Some(&entry("index", "idx", "CREATE INDEX idx ON People (a)")),
+            )
             .unwrap();
         assert_eq!(state.len(), 1);
         state.set(&key, None).unwrap();
@@ -216,7 +222,10 @@ mod tests {
     fn malformed_entries_are_corruption() {
         let mut state = CatalogState::default();
         let err = state
-            .set(b"k", Some(&entry("table", "x", "CREATE VIEW x AS SELECT 1")))
+            .set(
+                b"k",
+                Some(&entry("table", "x", "CREATE VIEW x AS SELECT 1")),
+            )
             .unwrap_err();
         assert!(matches!(err, crate::error::Error::Corruption(_)), "{err}");
         assert!(state.set(b"k", Some(&[0x05, 0xff])).is_err());

@@ -253,7 +253,10 @@ fn classify_one<'a>(
     if a.len() == b.len() {
         let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
         if let [i] = differing[..] {
-            if a[i].name != b[i].name && (&a[i].decl_type, a[i].not_null, a[i].pk) == (&b[i].decl_type, b[i].not_null, b[i].pk) {
+            if a[i].name != b[i].name
+                && (&a[i].decl_type, a[i].not_null, a[i].pk)
+                    == (&b[i].decl_type, b[i].not_null, b[i].pk)
+            {
                 return (
                     SchemaChange::RenameColumn,
                     Some(&new.columns[i].name),

@@ -68,7 +68,10 @@ impl SlotState {
                 acked: u64::from_le_bytes(lsn.try_into().expect("8 bytes")),
                 lagging: flags & LAGGING != 0,
             }),
-            _ => Err(corruption!("replication slot value of {} bytes", bytes.len())),
+            _ => Err(corruption!(
+                "replication slot value of {} bytes",
+                bytes.len()
+            )),
         }
     }
 }
@@ -136,7 +139,12 @@ impl Cdc {
 
     /// Writes slot `name` (`None`: removes it) in a transaction of its own,
     /// then updates the cache and the low-water mark.
-    pub fn persist(&mut self, engine: &mut Engine, name: &str, state: Option<SlotState>) -> Result<()> {
+    pub fn persist(
+        &mut self,
+        engine: &mut Engine,
+        name: &str,
+        state: Option<SlotState>,
+    ) -> Result<()> {
         let txn = engine.begin()?;
         let written = (|| {
             let tree = match engine.tree(txn, SLOTS_TREE)? {
@@ -206,8 +214,7 @@ fn load_slots(engine: &mut Engine, txn: u64) -> Result<BTreeMap<String, SlotStat
     if let Some(tree) = engine.tree(txn, SLOTS_TREE)? {
         let mut cursor = engine.cursor(txn, tree, Bound::Unbounded, Bound::Unbounded)?;
         while let Some((key, value)) = cursor.next(engine)? {
-            let name =
-                String::from_utf8(key).map_err(|_| corruption!("slot name is not UTF-8"))?;
+            let name = String::from_utf8(key).map_err(|_| corruption!("slot name is not UTF-8"))?;
             slots.insert(name, SlotState::decode(&value)?);
         }
     }
@@ -223,7 +230,14 @@ mod tests {
         for good in ["a", "lake_1", &"x".repeat(MAX_SLOT_NAME)] {
             validate_name(good).unwrap();
         }
-        for bad in ["", "Lake", "a-b", "a b", "é", &"x".repeat(MAX_SLOT_NAME + 1)] {
+        for bad in [
+            "",
+            "Lake",
+            "a-b",
+            "a b",
+            "é",
+            &"x".repeat(MAX_SLOT_NAME + 1),
+        ] {
             assert!(
                 matches!(validate_name(bad), Err(Error::InvalidInput(_))),
                 "{bad:?}"
@@ -234,14 +248,27 @@ mod tests {
     #[test]
     fn state_round_trips_and_bad_bytes_are_corruption() {
         for state in [
-            SlotState { acked: 0, lagging: false },
-            SlotState { acked: u64::MAX, lagging: true },
+            SlotState {
+                acked: 0,
+                lagging: false,
+            },
+            SlotState {
+                acked: u64::MAX,
+                lagging: true,
+            },
         ] {
             assert_eq!(SlotState::decode(&state.encode()).unwrap(), state);
         }
-        let mut wrong = SlotState { acked: 7, lagging: false }.encode();
+        let mut wrong = SlotState {
+            acked: 7,
+            lagging: false,
+        }
+        .encode();
         wrong[0] = 2;
-        assert!(matches!(SlotState::decode(&wrong), Err(Error::Corruption(_))));
+        assert!(matches!(
+            SlotState::decode(&wrong),
+            Err(Error::Corruption(_))
+        ));
         assert!(SlotState::decode(&[1, 2, 3]).is_err());
     }
 }
