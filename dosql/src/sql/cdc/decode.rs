@@ -335,3 +335,68 @@ fn row_event(
         after: after_row,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::parse;
+    use crate::sql::schema::table_from_ast;
+
+    fn table(sql: &str) -> Table {
+        match parse::parse_one(sql).unwrap() {
+            sqlparser::ast::Statement::CreateTable(c) => table_from_ast(&c, sql.into()).unwrap(),
+            other => panic!("{other}"),
+        }
+    }
+
+    fn kinds(old: &str, new: &str) -> Vec<(SchemaChange, Option<String>, Option<String>)> {
+        let (old, new) = (table(old), table(new));
+        classify_alter(&old, &new)
+            .into_iter()
+            .map(|(c, col, prev)| (c, col.map(str::to_string), prev.map(str::to_string)))
+            .collect()
+    }
+
+    #[test]
+    fn alters_are_named_by_their_column_difference() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            kinds("CREATE TABLE t(a, b)", "CREATE TABLE t(a, b, c, d)"),
+            vec![
+                (SchemaChange::AddColumn, s("c"), None),
+                (SchemaChange::AddColumn, s("d"), None)
+            ]
+        );
+        assert_eq!(
+            kinds("CREATE TABLE t(a, b, c)", "CREATE TABLE t(a, c)"),
+            vec![(SchemaChange::DropColumn, s("b"), None)]
+        );
+        assert_eq!(
+            kinds("CREATE TABLE t(a INT, b)", "CREATE TABLE t(x INT, b)"),
+            vec![(SchemaChange::RenameColumn, s("x"), s("a"))]
+        );
+        // A renamed and retyped column, or two renames: some other change.
+        assert_eq!(
+            kinds("CREATE TABLE t(a INT, b)", "CREATE TABLE t(x TEXT, b)"),
+            vec![(SchemaChange::Alter, None, None)]
+        );
+        assert_eq!(
+            kinds("CREATE TABLE t(a, b)", "CREATE TABLE t(x, y)"),
+            vec![(SchemaChange::Alter, None, None)]
+        );
+    }
+
+    #[test]
+    fn shapes_ignore_names_and_sql() {
+        let a = table("CREATE TABLE a(x INTEGER PRIMARY KEY, y)");
+        assert!(same_shape(
+            &a,
+            &table("CREATE TABLE b (x INTEGER PRIMARY KEY, y)")
+        ));
+        assert!(!same_shape(&a, &table("CREATE TABLE b(x INTEGER, y)")));
+        assert!(!same_shape(
+            &a,
+            &table("CREATE TABLE b(x INTEGER PRIMARY KEY, z)")
+        ));
+    }
+}

@@ -281,3 +281,71 @@ pub fn estimated_size(txn: &ChangeTxn) -> usize {
         })
         .sum::<usize>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(table: &str, op: RowOp, text: &str) -> ChangeEvent {
+        ChangeEvent::Row(RowEvent {
+            table: table.into(),
+            op,
+            key: vec![Value::Integer(1)],
+            before: None,
+            after: Some(vec![Value::Text(text.into())]),
+        })
+    }
+
+    fn schema(table: &str, change: SchemaChange, previous: Option<&str>) -> ChangeEvent {
+        ChangeEvent::Schema(SchemaEvent {
+            table: table.into(),
+            change,
+            column: None,
+            previous: previous.map(str::to_string),
+            schema: TableSchema {
+                name: table.into(),
+                columns: vec![],
+                without_rowid: false,
+                rowid_alias: None,
+                sql: String::new(),
+            },
+        })
+    }
+
+    #[test]
+    fn filters_match_tables_case_insensitively_and_ops_of_rows_only() {
+        let all = ChangeFilter::default();
+        let f = ChangeFilter {
+            tables: vec!["Orders".into()],
+            ops: vec![RowOp::Delete],
+        };
+        for (event, passes) in [
+            (row("orders", RowOp::Delete, ""), true),
+            (row("orders", RowOp::Insert, ""), false),
+            (row("other", RowOp::Delete, ""), false),
+            (schema("ORDERS", SchemaChange::Create, None), true),
+            (
+                schema("renamed", SchemaChange::RenameTable, Some("orders")),
+                true,
+            ),
+            (schema("renamed", SchemaChange::Drop, None), false),
+        ] {
+            assert_eq!(f.passes(&event), passes, "{event:?}");
+            assert!(all.passes(&event));
+        }
+    }
+
+    #[test]
+    fn size_estimates_grow_with_payload() {
+        let txn = |text: &str| ChangeTxn {
+            lsn: 1,
+            txn: 1,
+            commit_ts: 1,
+            commit_time_ms: 0,
+            events: vec![row("t", RowOp::Insert, text)],
+        };
+        let small = estimated_size(&txn("a"));
+        let large = estimated_size(&txn(&"a".repeat(1000)));
+        assert!(small > 64 && large >= small + 999, "{small} {large}");
+    }
+}
