@@ -279,3 +279,36 @@ fn created_catalog(record: &Record) -> Option<TreeId> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_positions_are_limit_errors_naming_the_position() {
+        let e = lost(5, Some(9));
+        assert!(matches!(&e, Error::LimitExceeded(m) if m.contains('5') && m.contains('9')));
+        assert!(matches!(lost(5, None), Error::LimitExceeded(_)));
+    }
+
+    #[test]
+    fn the_catalog_tree_is_found_by_name() {
+        let mut names = TreeNames::default();
+        names.insert(3, "t:a".into());
+        assert_eq!(catalog_id(&names), None);
+        names.insert(1, CATALOG_TREE.into());
+        assert_eq!(catalog_id(&names), Some(1));
+        let record = Record {
+            lsn: 1,
+            txn: 1,
+            commit_ts: 1,
+            wall_time_ms: 0,
+            changes: vec![Change::CreateTree {
+                tree: 7,
+                name: CATALOG_TREE.into(),
+                index: false,
+            }],
+        };
+        assert_eq!(created_catalog(&record), Some(7));
+    }
+}
