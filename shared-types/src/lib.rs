@@ -24,6 +24,7 @@
 //! responses but refuse unknown fields of requests (a typo must not be
 //! silently ignored). The byte-level description is `docs/protocol.md`.
 
+pub mod cdc;
 pub mod error;
 pub mod limits;
 pub mod protocol;

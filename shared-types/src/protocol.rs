@@ -32,6 +32,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::cdc::{ChangeBatch, ChangeFilter, SlotInfo};
 use crate::error::{ErrorCode, WireError};
 use crate::value::{i64_exact, Value};
 
@@ -198,6 +199,32 @@ pub enum Request {
     Rollback,
     /// Tables, views, columns and indexes. Answer: `schema`.
     Schema,
+    /// Creates a replication slot at the current last LSN. Answer: `slot`.
+    CreateSlot { slot: String },
+    /// Removes a replication slot. Answer: `ok`.
+    DropSlot { slot: String },
+    /// Every replication slot. Answer: `slots`.
+    ListSlots,
+    /// Reads committed transactions after a slot's acknowledged LSN
+    /// (`slot`) or from an LSN (`from_lsn`): exactly one of the two.
+    /// Answer: `changes`. Reading never moves the slot.
+    ReadChanges {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_lsn: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<ChangeFilter>,
+        /// At most this many transactions (default 1000).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_txns: Option<u32>,
+        /// About this many bytes of changes (default and cap: the result
+        /// size limit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bytes: Option<u64>,
+    },
+    /// Acknowledges every transaction of a slot up to `lsn`. Answer: `ok`.
+    AckSlot { slot: String, lsn: u64 },
 }
 
 fn yes() -> bool {
@@ -321,6 +348,11 @@ pub enum Response {
         in_transaction: bool,
     },
     Schema(SchemaInfo),
+    Slot(SlotInfo),
+    Slots {
+        slots: Vec<SlotInfo>,
+    },
+    Changes(ChangeBatch),
     Error(WireError),
 }
 

@@ -95,6 +95,111 @@ const SHAPES: &[(&str, &str, Shape)] = &[
             ("commit", "", &[]),
             ("rollback", "", &[]),
             ("schema", "", &[]),
+            ("create_slot", "", &[req("slot", "string")]),
+            ("drop_slot", "", &[req("slot", "string")]),
+            ("list_slots", "", &[]),
+            (
+                "read_changes",
+                "",
+                &[
+                    opt("slot", "string"),
+                    opt("from_lsn", "number"),
+                    opt("filter", "ChangeFilter"),
+                    opt("max_txns", "number"),
+                    opt("max_bytes", "number"),
+                ],
+            ),
+            (
+                "ack_slot",
+                "",
+                &[req("slot", "string"), req("lsn", "number")],
+            ),
+        ]),
+    ),
+    (
+        "ChangeFilter",
+        "Which change events a read returns; empty or absent lists mean all (docs/cdc.md).",
+        Shape::Interface(&[opt("tables", "string[]"), opt("ops", "RowOp[]")]),
+    ),
+    (
+        "SlotInfo",
+        "A replication slot.",
+        Shape::Interface(&[
+            req("name", "string"),
+            req("acked_lsn", "number"),
+            req("lagging", "boolean"),
+            req("retained_records", "number"),
+        ]),
+    ),
+    (
+        "ColumnSchema",
+        "One column of a table in the change stream.",
+        Shape::Interface(&[
+            req("name", "string"),
+            req("decl_type", "string"),
+            req("not_null", "boolean"),
+            opt("pk", "number"),
+            opt("default", "WireValue"),
+        ]),
+    ),
+    (
+        "TableSchema",
+        "A table's definition in the change stream.",
+        Shape::Interface(&[
+            req("name", "string"),
+            req("columns", "ColumnSchema[]"),
+            req("without_rowid", "boolean"),
+            opt("rowid_alias", "number"),
+            req("sql", "string"),
+        ]),
+    ),
+    (
+        "SchemaEvent",
+        "A table created, altered or dropped.",
+        Shape::Interface(&[
+            req("table", "string"),
+            req("change", "SchemaChange"),
+            opt("column", "string"),
+            opt("previous", "string"),
+            req("schema", "TableSchema"),
+        ]),
+    ),
+    (
+        "RowEvent",
+        "A row inserted, updated or deleted.",
+        Shape::Interface(&[
+            req("table", "string"),
+            req("op", "RowOp"),
+            req("key", "WireValue[]"),
+            opt("before", "WireValue[]"),
+            opt("after", "WireValue[]"),
+        ]),
+    ),
+    (
+        "ChangeEvent",
+        "One event of a change transaction.",
+        Shape::Tagged(&[("schema", "SchemaEvent", &[]), ("row", "RowEvent", &[])]),
+    ),
+    (
+        "ChangeTxn",
+        "Every change of one committed transaction; `(shard, lsn)` identifies it.",
+        Shape::Interface(&[
+            req("shard", "string"),
+            req("lsn", "number"),
+            req("txn", "number"),
+            req("commit_ts", "number"),
+            req("commit_time_ms", "number"),
+            req("events", "ChangeEvent[]"),
+        ]),
+    ),
+    (
+        "ChangeBatch",
+        "The answer to `read_changes`.",
+        Shape::Interface(&[
+            req("version", "number"),
+            req("txns", "ChangeTxn[]"),
+            req("next_lsn", "number"),
+            req("last_lsn", "number"),
         ]),
     ),
     (
@@ -179,6 +284,9 @@ const SHAPES: &[(&str, &str, Shape)] = &[
             ("prepared", "Prepared", &[]),
             ("ok", "", &[req("in_transaction", "boolean")]),
             ("schema", "SchemaInfo", &[]),
+            ("slot", "SlotInfo", &[]),
+            ("slots", "", &[req("slots", "SlotInfo[]")]),
+            ("changes", "ChangeBatch", &[]),
             ("error", "WireError", &[]),
         ]),
     ),
@@ -307,6 +415,29 @@ fn render() -> String {
         .map(|m| serde_json::to_string(m).unwrap())
         .collect();
     out += &format!("export type BeginMode = {};\n\n", modes.join(" | "));
+    let ops: Vec<String> = [cdc::RowOp::Insert, cdc::RowOp::Update, cdc::RowOp::Delete]
+        .iter()
+        .map(|m| serde_json::to_string(m).unwrap())
+        .collect();
+    out += &format!(
+        "/** Change stream format version (docs/cdc.md). */\nexport const CDC_FORMAT_VERSION = {};\n\n",
+        cdc::CDC_FORMAT_VERSION
+    );
+    out += &format!("export type RowOp = {};\n\n", ops.join(" | "));
+    use cdc::SchemaChange as C;
+    let changes: Vec<String> = [
+        C::Create,
+        C::AddColumn,
+        C::RenameColumn,
+        C::DropColumn,
+        C::RenameTable,
+        C::Alter,
+        C::Drop,
+    ]
+    .iter()
+    .map(|m| serde_json::to_string(m).unwrap())
+    .collect();
+    out += &format!("export type SchemaChange = {};\n\n", changes.join(" | "));
 
     for (name, doc, shape) in SHAPES {
         out += &format!("/** {doc} */\n");
@@ -453,9 +584,31 @@ fn shapes_match_serde() {
         Request::Commit,
         Request::Rollback,
         Request::Schema,
+        Request::CreateSlot { slot: "s".into() },
+        Request::DropSlot { slot: "s".into() },
+        Request::ListSlots,
+        Request::ReadChanges {
+            slot: Some("s".into()),
+            from_lsn: Some(1),
+            filter: Some(cdc::ChangeFilter::default()),
+            max_txns: Some(1),
+            max_bytes: Some(1),
+        },
+        Request::ReadChanges {
+            slot: None,
+            from_lsn: None,
+            filter: None,
+            max_txns: None,
+            max_bytes: None,
+        },
+        Request::AckSlot {
+            slot: "s".into(),
+            lsn: 1,
+        },
     ] {
         check("Request", &r);
     }
+    check_cdc();
     let result = StatementResult {
         columns: vec!["a".into()],
         rows: vec![vec![Value::Null]],
@@ -544,4 +697,82 @@ fn shapes_match_serde() {
         },
     );
     check("HttpError", &HttpError { error });
+}
+
+fn check_cdc() {
+    let filter = cdc::ChangeFilter {
+        tables: vec!["t".into()],
+        ops: vec![cdc::RowOp::Insert],
+    };
+    check("ChangeFilter", &filter);
+    check("ChangeFilter", &cdc::ChangeFilter::default());
+    let slot = cdc::SlotInfo {
+        name: "s".into(),
+        acked_lsn: 1,
+        lagging: false,
+        retained_records: 2,
+    };
+    check("SlotInfo", &slot);
+    let column = cdc::ColumnSchema {
+        name: "a".into(),
+        decl_type: "INT".into(),
+        not_null: false,
+        pk: Some(1),
+        default: Some(Value::Integer(1)),
+    };
+    check("ColumnSchema", &column);
+    let schema = cdc::TableSchema {
+        name: "t".into(),
+        columns: vec![column],
+        without_rowid: false,
+        rowid_alias: Some(0),
+        sql: "x".into(),
+    };
+    check("TableSchema", &schema);
+    let schema_event = cdc::SchemaEvent {
+        table: "t".into(),
+        change: cdc::SchemaChange::RenameColumn,
+        column: Some("b".into()),
+        previous: Some("a".into()),
+        schema,
+    };
+    check("SchemaEvent", &schema_event);
+    let row = cdc::RowEvent {
+        table: "t".into(),
+        op: cdc::RowOp::Update,
+        key: vec![Value::Integer(1)],
+        before: Some(vec![Value::Null]),
+        after: Some(vec![Value::Null]),
+    };
+    check("RowEvent", &row);
+    let events = vec![
+        cdc::ChangeEvent::Schema(schema_event),
+        cdc::ChangeEvent::Row(row),
+    ];
+    for e in &events {
+        check("ChangeEvent", e);
+    }
+    let txn = cdc::ChangeTxn {
+        shard: "db".into(),
+        lsn: 1,
+        txn: 2,
+        commit_ts: 3,
+        commit_time_ms: 4,
+        events,
+    };
+    check("ChangeTxn", &txn);
+    let batch = cdc::ChangeBatch {
+        version: cdc::CDC_FORMAT_VERSION,
+        txns: vec![txn],
+        next_lsn: 2,
+        last_lsn: 2,
+    };
+    check("ChangeBatch", &batch);
+    for r in [
+        Response::Slot(slot.clone()),
+        Response::Slots { slots: vec![slot] },
+        Response::Changes(batch),
+    ] {
+        check("Response", &r);
+    }
 }

@@ -45,7 +45,7 @@ pub fn to_engine(v: &Value) -> EngineValue {
     }
 }
 
-fn to_wire(v: EngineValue) -> Value {
+pub fn to_wire(v: EngineValue) -> Value {
     match v {
         EngineValue::Null => Value::Null,
         EngineValue::Integer(i) => Value::Integer(i),

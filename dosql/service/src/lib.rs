@@ -28,6 +28,7 @@
 //!   every transport.
 
 mod bind;
+pub mod cdc;
 mod schema;
 mod script;
 mod service;

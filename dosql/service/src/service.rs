@@ -34,6 +34,7 @@ use shared_types::{
 };
 
 use crate::bind::{self, invalid, limit, wire_error};
+use crate::cdc;
 use crate::schema;
 use crate::script::{exec, execute};
 
@@ -77,6 +78,8 @@ pub struct Service {
     connections: HashMap<ConnId, Connection>,
     next_conn: u64,
     idle_timeout_ms: u64,
+    /// The name change transactions carry as their shard.
+    shard: String,
 }
 
 impl Service {
@@ -86,7 +89,14 @@ impl Service {
             connections: HashMap::new(),
             next_conn: 1,
             idle_timeout_ms: TRANSACTION_IDLE_TIMEOUT_MS,
+            shard: String::new(),
         }
+    }
+
+    /// Names the database in the change stream (`shard` of every change
+    /// transaction; DoLake deduplicates by shard and LSN). Empty until set.
+    pub fn set_shard(&mut self, shard: impl Into<String>) {
+        self.shard = shard.into();
     }
 
     /// The database, for the owner's own use (checkpoints, statistics).
@@ -218,7 +228,7 @@ impl Service {
             ));
         };
         let response = match bind::check_request(&request) {
-            Ok(()) => dispatch(&mut self.db, c, request),
+            Ok(()) => dispatch(&mut self.db, &self.shard, c, request),
             Err(e) => Response::Error(e),
         };
         c.last_active_ms = now_ms;
@@ -295,7 +305,7 @@ fn ok(c: &Connection) -> Response {
     }
 }
 
-fn dispatch(db: &mut Database, c: &mut Connection, request: Request) -> Response {
+fn dispatch(db: &mut Database, shard: &str, c: &mut Connection, request: Request) -> Response {
     if let Some(lost) = c.lost.take() {
         match request {
             Request::Exec { .. }
@@ -308,13 +318,18 @@ fn dispatch(db: &mut Database, c: &mut Connection, request: Request) -> Response
             _ => c.lost = Some(lost),
         }
     }
-    match run(db, c, request) {
+    match run(db, shard, c, request) {
         Ok(response) => response,
         Err(e) => Response::Error(e),
     }
 }
 
-fn run(db: &mut Database, c: &mut Connection, request: Request) -> Result<Response, WireError> {
+fn run(
+    db: &mut Database,
+    shard: &str,
+    c: &mut Connection,
+    request: Request,
+) -> Result<Response, WireError> {
     Ok(match request {
         Request::Hello { version } => {
             if version != PROTOCOL_VERSION {
@@ -395,6 +410,33 @@ fn run(db: &mut Database, c: &mut Connection, request: Request) -> Result<Respon
             ok(c)
         }
         Request::Schema => Response::Schema(schema::info(db).map_err(|e| wire_error(&e))?),
+        Request::CreateSlot { slot } => cdc::create_slot(db, &slot)?,
+        Request::DropSlot { slot } => {
+            db.drop_slot(&slot).map_err(|e| wire_error(&e))?;
+            ok(c)
+        }
+        Request::ListSlots => cdc::list_slots(db),
+        Request::ReadChanges {
+            slot,
+            from_lsn,
+            filter,
+            max_txns,
+            max_bytes,
+        } => cdc::read_changes(
+            db,
+            shard,
+            cdc::ReadRequest {
+                slot,
+                from_lsn,
+                filter,
+                max_txns,
+                max_bytes,
+            },
+        )?,
+        Request::AckSlot { slot, lsn } => {
+            db.ack_slot(&slot, lsn).map_err(|e| wire_error(&e))?;
+            ok(c)
+        }
     })
 }
 

@@ -72,6 +72,13 @@ export type Params = WireValue[] | { [name: string]: WireValue };
 
 export type BeginMode = "deferred" | "immediate";
 
+/** Change stream format version (docs/cdc.md). */
+export const CDC_FORMAT_VERSION = 1;
+
+export type RowOp = "insert" | "update" | "delete";
+
+export type SchemaChange = "create" | "add_column" | "rename_column" | "drop_column" | "rename_table" | "alter" | "drop";
+
 /** One SQL statement (or script) with its parameters. */
 export interface Statement {
   sql: string;
@@ -91,7 +98,85 @@ export type Request =
   | { type: "begin"; mode?: BeginMode }
   | { type: "commit" }
   | { type: "rollback" }
-  | { type: "schema" };
+  | { type: "schema" }
+  | { type: "create_slot"; slot: string }
+  | { type: "drop_slot"; slot: string }
+  | { type: "list_slots" }
+  | { type: "read_changes"; slot?: string; from_lsn?: number; filter?: ChangeFilter; max_txns?: number; max_bytes?: number }
+  | { type: "ack_slot"; slot: string; lsn: number };
+
+/** Which change events a read returns; empty or absent lists mean all (docs/cdc.md). */
+export interface ChangeFilter {
+  tables?: string[];
+  ops?: RowOp[];
+}
+
+/** A replication slot. */
+export interface SlotInfo {
+  name: string;
+  acked_lsn: number;
+  lagging: boolean;
+  retained_records: number;
+}
+
+/** One column of a table in the change stream. */
+export interface ColumnSchema {
+  name: string;
+  decl_type: string;
+  not_null: boolean;
+  pk?: number;
+  default?: WireValue;
+}
+
+/** A table's definition in the change stream. */
+export interface TableSchema {
+  name: string;
+  columns: ColumnSchema[];
+  without_rowid: boolean;
+  rowid_alias?: number;
+  sql: string;
+}
+
+/** A table created, altered or dropped. */
+export interface SchemaEvent {
+  table: string;
+  change: SchemaChange;
+  column?: string;
+  previous?: string;
+  schema: TableSchema;
+}
+
+/** A row inserted, updated or deleted. */
+export interface RowEvent {
+  table: string;
+  op: RowOp;
+  key: WireValue[];
+  before?: WireValue[];
+  after?: WireValue[];
+}
+
+/** One event of a change transaction. */
+export type ChangeEvent =
+  | (SchemaEvent & { type: "schema" })
+  | (RowEvent & { type: "row" });
+
+/** Every change of one committed transaction; `(shard, lsn)` identifies it. */
+export interface ChangeTxn {
+  shard: string;
+  lsn: number;
+  txn: number;
+  commit_ts: number;
+  commit_time_ms: number;
+  events: ChangeEvent[];
+}
+
+/** The answer to `read_changes`. */
+export interface ChangeBatch {
+  version: number;
+  txns: ChangeTxn[];
+  next_lsn: number;
+  last_lsn: number;
+}
 
 /** The result of one statement. `last_insert_rowid` is a decimal string beyond 2^53-1. */
 export interface StatementResult {
@@ -157,6 +242,9 @@ export type Response =
   | (Prepared & { type: "prepared" })
   | { type: "ok"; in_transaction: boolean }
   | (SchemaInfo & { type: "schema" })
+  | (SlotInfo & { type: "slot" })
+  | { type: "slots"; slots: SlotInfo[] }
+  | (ChangeBatch & { type: "changes" })
   | (WireError & { type: "error" });
 
 /** Body of `POST /db/{name}/v1/pipeline`. */
