@@ -6,6 +6,7 @@
 //!        └──> one WebSocket (pipelined, ids matched by a background task)
 //!     batch, frames over 1 MiB, servers without WebSockets
 //!        └──> HTTP POST /v1/batch, /v1/pipeline
+//!     create_slot / read_changes / ack_slot, subscribe(..) -> ChangeStream
 //!     transaction(|tx| async move { .. })
 //!        └──> a dedicated WebSocket, BEGIN .. COMMIT, retried on CONFLICT
 //! ```
@@ -24,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod changes;
 mod client;
 mod decode;
 mod error;
@@ -35,11 +37,13 @@ mod statement;
 mod transaction;
 mod transport;
 
+pub use changes::{ChangeStream, Subscription};
 pub use client::{Client, Config};
 pub use decode::DecodeError;
 pub use error::{Error, Result};
 pub use params::IntoParams;
 pub use rows::{ExecResult, Row, Rows};
+pub use shared_types::cdc;
 /// A statement of a [`Client::batch`]: `BatchStatement::new(sql, params![..])`.
 pub use shared_types::Statement as BatchStatement;
 pub use shared_types::{

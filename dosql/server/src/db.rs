@@ -111,7 +111,12 @@ fn open_service(dir: &Path) -> Result<Service, WireError> {
             format!("cannot open the database: {e}"),
         )
     })?;
-    Ok(Service::new(db))
+    let mut service = Service::new(db);
+    // The database's directory is named after it: its change stream's shard.
+    if let Some(name) = dir.file_name().and_then(|n| n.to_str()) {
+        service.set_shard(name);
+    }
+    Ok(service)
 }
 
 fn run(mut service: Service, dir: &Path, inbox: mpsc::Receiver<Job>) {
