@@ -12,5 +12,7 @@ pub mod error;
 pub mod iceberg;
 pub mod parquet_file;
 pub mod sqltypes;
+pub mod store;
+pub mod table;
 
 pub use error::{Error, Result};
