@@ -11,6 +11,7 @@ pub mod avro;
 pub mod error;
 pub mod iceberg;
 pub mod parquet_file;
+pub mod reader;
 pub mod sqltypes;
 pub mod store;
 pub mod table;
