@@ -209,3 +209,48 @@ impl<'a> TableReader<'a> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqltypes::SqlColumn;
+    use crate::store::MemoryStore;
+    use crate::table::{Flush, TableState};
+    use shared_types::Value;
+
+    #[test]
+    fn deletes_apply_only_to_their_rows_and_snapshots() {
+        let store = MemoryStore::new();
+        let cols = [SqlColumn::new("id", "INTEGER", true)];
+        let c = TableState::create("mem://w", "t", &cols, 0, [1; 16]).unwrap();
+        c.put_all(&store).unwrap();
+        let rows = (0..4).map(|i| vec![Value::Integer(i)]).collect();
+        let f = |rows, deletes, id: i64| Flush {
+            rows,
+            deletes,
+            shard_lsns: vec![],
+            snapshot_id: id,
+            timestamp_ms: id,
+            nonce: [id as u8; 16],
+        };
+        let c1 = c.state.flush(f(rows, vec![], 1)).unwrap();
+        c1.put_all(&store).unwrap();
+        let dels = vec![c1.positions[1].clone(), c1.positions[3].clone()];
+        let c2 = c1.state.flush(f(vec![], dels, 2)).unwrap();
+        c2.put_all(&store).unwrap();
+        let r = TableReader::new(&store, "mem://w/");
+        let md = r.load_metadata(&c2.state.metadata_location).unwrap();
+        let ids = |s: Option<i64>| -> Vec<i64> {
+            let scan = r.scan(&md, s).unwrap();
+            scan.batches
+                .iter()
+                .flat_map(|b| {
+                    let a = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                    a.values().to_vec()
+                })
+                .collect()
+        };
+        assert_eq!(ids(None), vec![0, 2]);
+        assert_eq!(ids(Some(1)), vec![0, 1, 2, 3]);
+    }
+}

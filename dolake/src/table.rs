@@ -498,3 +498,67 @@ impl TableState {
         Ok((obj, mf))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn uuid_string_is_version_4() {
+        let u = uuid_string([0xff; 16]);
+        assert_eq!(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_string([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
+
+    #[test]
+    fn operation_follows_what_the_flush_did() {
+        let store = MemoryStore::new();
+        let cols = [SqlColumn::new("id", "INTEGER", true)];
+        let c = TableState::create("s3://b/w", "t", &cols, 0, [1; 16]).unwrap();
+        c.put_all(&store).unwrap();
+        let f = |rows: Vec<Vec<Value>>, deletes, id| Flush {
+            rows,
+            deletes,
+            shard_lsns: vec![],
+            snapshot_id: id,
+            timestamp_ms: id,
+            nonce: [id as u8; 16],
+        };
+        let op = |c: &Commit| {
+            c.state
+                .metadata
+                .current_snapshot()
+                .unwrap()
+                .summary
+                .operation
+        };
+        let c1 = c
+            .state
+            .flush(f(
+                vec![vec![Value::Integer(1)], vec![Value::Integer(2)]],
+                vec![],
+                1,
+            ))
+            .unwrap();
+        assert_eq!(op(&c1), Operation::Append);
+        let p = c1.positions.clone();
+        let c2 = c1
+            .state
+            .flush(f(vec![vec![Value::Integer(1)]], vec![p[0].clone()], 2))
+            .unwrap();
+        assert_eq!(op(&c2), Operation::Overwrite);
+        let c3 = c2.state.flush(f(vec![], vec![p[1].clone()], 3)).unwrap();
+        assert_eq!(op(&c3), Operation::Delete);
+        assert_eq!(
+            c3.state
+                .metadata
+                .current_snapshot()
+                .unwrap()
+                .parent_snapshot_id,
+            Some(2)
+        );
+        assert_eq!(c3.state.metadata.last_sequence_number, 3);
+        assert_eq!(c3.state.totals.position_deletes, 2);
+    }
+}

@@ -32,6 +32,10 @@ fn python() -> PathBuf {
     p
 }
 
+// A change to the row with a key: its new image (SQL values and the JSON
+// the readers should return), or `None` for a delete.
+type Change = (i64, Option<(Vec<Value>, Json)>);
+
 // The writer plus the caller's side of the contract: a primary key ->
 // position index and a model of the current rows.
 struct Harness {
@@ -51,7 +55,7 @@ impl Harness {
     }
 
     // Upserts (`Some(row)`) and deletes (`None`) by key, as one flush.
-    fn flush(&mut self, changes: Vec<(i64, Option<(Vec<Value>, Json)>)>) -> i64 {
+    fn flush(&mut self, changes: Vec<Change>) -> i64 {
         let snapshot_id = 1000 + self.next_nonce as i64;
         let mut rows = Vec::new();
         let mut keys = Vec::new();
