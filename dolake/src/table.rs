@@ -281,17 +281,11 @@ impl TableState {
         let uuid = uuid_string(f.nonce);
         let seq = self.metadata.last_sequence_number + 1;
         let mut objects = Vec::new();
-        let mut new_manifests = Vec::new();
+        let mut added: Vec<AddedFile> = Vec::new();
+        let mut manifest_objects = Vec::new();
         let mut next = self.clone();
         let mut positions = Vec::with_capacity(f.rows.len());
         let mut coerced_nulls = 0u64;
-        let entry = |df: DataFile| ManifestEntry {
-            status: EntryStatus::Added,
-            snapshot_id: Some(f.snapshot_id),
-            sequence_number: Some(seq),
-            file_sequence_number: Some(seq),
-            data_file: df,
-        };
         let mut summary = BTreeMap::new();
 
         if !f.rows.is_empty() {
@@ -337,23 +331,20 @@ impl TableState {
             }));
             summary.insert("added-data-files", 1);
             summary.insert("added-records", df.record_count);
-            summary.insert("added-files-size", df.file_size_in_bytes);
             next.totals.records += df.record_count;
             next.totals.data_files += 1;
-            next.totals.files_size += df.file_size_in_bytes;
             next.data_files
                 .insert(obj.location.clone(), df.record_count);
-            let rows = df.record_count;
-            let m = self.manifest(
-                &format!("metadata/{uuid}-m0.avro"),
+            let rel = format!("metadata/{uuid}-m0.avro");
+            added.push(self.add_file(
+                obj,
+                bytes,
+                df,
+                &rel,
                 ManifestContent::Data,
-                entry(df),
                 seq,
                 f.snapshot_id,
-                rows,
-            )?;
-            objects.push(PutObject { bytes, ..obj });
-            new_manifests.push(m);
+            )?);
         }
         if !f.deletes.is_empty() {
             let obj = self.put(&format!("data/{uuid}-deletes.parquet"), Vec::new());
@@ -366,28 +357,29 @@ impl TableState {
             summary.insert("added-delete-files", 1);
             summary.insert("added-position-delete-files", 1);
             summary.insert("added-position-deletes", df.record_count);
-            summary.insert(
-                "added-files-size",
-                summary.get("added-files-size").copied().unwrap_or(0) + df.file_size_in_bytes,
-            );
             next.totals.delete_files += 1;
             next.totals.position_deletes += df.record_count;
-            next.totals.files_size += df.file_size_in_bytes;
-            let rows = df.record_count;
-            let m = self.manifest(
-                &format!("metadata/{uuid}-m1.avro"),
+            let rel = format!("metadata/{uuid}-m1.avro");
+            added.push(self.add_file(
+                obj,
+                bytes,
+                df,
+                &rel,
                 ManifestContent::Deletes,
-                entry(df),
                 seq,
                 f.snapshot_id,
-                rows,
-            )?;
-            objects.push(PutObject { bytes, ..obj });
-            new_manifests.push(m);
+            )?);
         }
-        let mut list: Vec<ManifestFile> = new_manifests.iter().map(|(_, mf)| mf.clone()).collect();
+        let added_size: i64 = added.iter().map(|a| a.file.bytes.len() as i64).sum();
+        summary.insert("added-files-size", added_size);
+        next.totals.files_size += added_size;
+        let mut list: Vec<ManifestFile> = added.iter().map(|a| a.list_entry.clone()).collect();
         list.extend(self.manifests.iter().cloned());
-        objects.extend(new_manifests.into_iter().map(|(o, _)| o));
+        for a in added {
+            objects.push(a.file);
+            manifest_objects.push(a.manifest);
+        }
+        objects.append(&mut manifest_objects);
         let list_obj = self.put(
             &format!("metadata/snap-{}-{uuid}.avro", f.snapshot_id),
             manifest::write_manifest_list(
@@ -461,26 +453,41 @@ impl TableState {
         })
     }
 
-    // Writes a one-entry manifest and its manifest list record.
-    fn manifest(
+    // Wraps a new Parquet file in a one-entry manifest and that manifest's
+    // manifest list record.
+    #[allow(clippy::too_many_arguments)]
+    fn add_file(
         &self,
-        rel: &str,
+        file: PutObject,
+        bytes: Vec<u8>,
+        df: DataFile,
+        manifest_rel: &str,
         content: ManifestContent,
-        entry: ManifestEntry,
         seq: i64,
         snapshot_id: i64,
-        rows: i64,
-    ) -> Result<(PutObject, ManifestFile)> {
+    ) -> Result<AddedFile> {
         let schema = self.metadata.current_schema();
         let spec = crate::iceberg::PartitionSpec::unpartitioned();
+        let rows = df.record_count;
+        let entry = ManifestEntry {
+            status: EntryStatus::Added,
+            snapshot_id: Some(snapshot_id),
+            sequence_number: Some(seq),
+            file_sequence_number: Some(seq),
+            data_file: df,
+        };
+        // Sync markers need only be unlikely inside the block; the snapshot
+        // id is caller randomness.
         let mut sync = [0u8; 16];
         sync[..8].copy_from_slice(&snapshot_id.to_le_bytes());
         sync[8] = content as u8;
-        let bytes = manifest::write_manifest(schema, &spec, content, &[entry], sync)?;
-        let obj = self.put(rel, bytes);
-        let mf = ManifestFile {
-            manifest_path: obj.location.clone(),
-            manifest_length: obj.bytes.len() as i64,
+        let manifest = self.put(
+            manifest_rel,
+            manifest::write_manifest(schema, &spec, content, &[entry], sync)?,
+        );
+        let list_entry = ManifestFile {
+            manifest_path: manifest.location.clone(),
+            manifest_length: manifest.bytes.len() as i64,
             partition_spec_id: spec.spec_id,
             content,
             sequence_number: seq,
@@ -495,8 +502,19 @@ impl TableState {
             partitions: Some(Vec::new()),
             key_metadata: None,
         };
-        Ok((obj, mf))
+        Ok(AddedFile {
+            file: PutObject { bytes, ..file },
+            manifest,
+            list_entry,
+        })
     }
+}
+
+// A file a flush adds, with its manifest and manifest list record.
+struct AddedFile {
+    file: PutObject,
+    manifest: PutObject,
+    list_entry: ManifestFile,
 }
 
 #[cfg(test)]

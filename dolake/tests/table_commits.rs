@@ -39,6 +39,14 @@ fn apply(store: &MemoryStore, c: Commit) -> (TableState, Vec<RowPosition>) {
     (c.state, c.positions)
 }
 
+fn created(store: &MemoryStore) -> TableState {
+    apply(
+        store,
+        TableState::create(WAREHOUSE, "ns/t", &columns(), 1, [1; 16]).unwrap(),
+    )
+    .0
+}
+
 fn scan_strings(store: &MemoryStore, state: &TableState, snapshot: Option<i64>) -> Vec<String> {
     use arrow_array::Array;
     let r = TableReader::new(store, WAREHOUSE);
@@ -74,10 +82,7 @@ fn scan_strings(store: &MemoryStore, state: &TableState, snapshot: Option<i64>) 
 #[test]
 fn commit_objects_are_ordered_and_named_under_the_table() {
     let store = MemoryStore::new();
-    let (state, _) = apply(
-        &store,
-        TableState::create(WAREHOUSE, "ns/t", &columns(), 1, [1; 16]).unwrap(),
-    );
+    let state = created(&store);
     let c = state
         .flush(flush(vec![kv("a", 1), kv("b", 2)], vec![], 5))
         .unwrap();
@@ -124,10 +129,7 @@ fn commit_objects_are_ordered_and_named_under_the_table() {
 #[test]
 fn state_survives_a_json_round_trip() {
     let store = MemoryStore::new();
-    let (state, _) = apply(
-        &store,
-        TableState::create(WAREHOUSE, "ns/t", &columns(), 1, [1; 16]).unwrap(),
-    );
+    let state = created(&store);
     let (state, pos) = apply(
         &store,
         state.flush(flush(vec![kv("a", 1)], vec![], 5)).unwrap(),
@@ -145,10 +147,7 @@ fn state_survives_a_json_round_trip() {
 #[test]
 fn rename_drop_and_readd_are_read_by_field_id() {
     let store = MemoryStore::new();
-    let (state, _) = apply(
-        &store,
-        TableState::create(WAREHOUSE, "ns/t", &columns(), 1, [1; 16]).unwrap(),
-    );
+    let state = created(&store);
     let (state, _) = apply(
         &store,
         state.flush(flush(vec![kv("a", 1)], vec![], 5)).unwrap(),
@@ -187,10 +186,7 @@ fn rename_drop_and_readd_are_read_by_field_id() {
 #[test]
 fn bad_flushes_are_invalid_input() {
     let store = MemoryStore::new();
-    let (state, _) = apply(
-        &store,
-        TableState::create(WAREHOUSE, "ns/t", &columns(), 1, [1; 16]).unwrap(),
-    );
+    let state = created(&store);
     let (state, pos) = apply(
         &store,
         state.flush(flush(vec![kv("a", 1)], vec![], 5)).unwrap(),
@@ -239,10 +235,7 @@ fn bad_flushes_are_invalid_input() {
 #[test]
 fn reader_reports_missing_snapshots_and_objects() {
     let store = MemoryStore::new();
-    let (state, _) = apply(
-        &store,
-        TableState::create(WAREHOUSE, "ns/t", &columns(), 1, [1; 16]).unwrap(),
-    );
+    let state = created(&store);
     let r = TableReader::new(&store, WAREHOUSE);
     let md = r.load_metadata(&state.metadata_location).unwrap();
     assert_eq!(r.scan(&md, None).unwrap().num_rows(), 0);
