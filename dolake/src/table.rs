@@ -226,6 +226,8 @@ impl TableState {
         now_ms: i64,
         nonce: [u8; 16],
     ) -> Result<Commit> {
+        // The state may come from the caller's storage: check it first.
+        self.metadata.validate()?;
         let md = &self.metadata;
         let next_id = md.schemas.iter().map(|s| s.schema_id).max().unwrap_or(0) + 1;
         let (schema, last) = sqltypes::evolve(
@@ -257,6 +259,7 @@ impl TableState {
 
     /// Commits one flush as a new snapshot (module doc: contract).
     pub fn flush(&self, f: Flush) -> Result<Commit> {
+        self.metadata.validate()?;
         if f.rows.is_empty() && f.deletes.is_empty() {
             return Err(Error::InvalidInput("empty flush".into()));
         }
