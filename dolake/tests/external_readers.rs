@@ -304,6 +304,18 @@ fn pyiceberg_and_duckdb_read_current_and_older_snapshots() {
     let current = h.expected();
     assert_eq!(got["pyiceberg"], current, "PyIceberg current rows");
     assert_eq!(got["duckdb"], current, "DuckDB current rows");
+    let ge_4 = Json::Array(
+        current
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["id"].as_i64().unwrap() >= 4)
+            .cloned()
+            .collect(),
+    );
+    assert_eq!(ge_4.as_array().unwrap().len(), 3);
+    assert_eq!(got["pyiceberg_key_ge_4"], ge_4, "PyIceberg filtered scan");
+    assert_eq!(got["duckdb_key_ge_4"], ge_4, "DuckDB filtered scan");
     for (s, exp) in [(s1, &expected_s1), (s2, &expected_s2)] {
         assert_eq!(
             &got["pyiceberg_snapshots"][s.to_string()],
