@@ -127,7 +127,7 @@ fn rust_rows(h: &Harness, snapshot: Option<i64>) -> Json {
 }
 
 fn arrow_json_rows(b: &arrow_array::RecordBatch) -> Vec<Json> {
-    use arrow_array::{Array, Float64Array, Int64Array, StringArray};
+    use arrow_array::{Array, BinaryArray, Float64Array, Int64Array, StringArray};
     (0..b.num_rows())
         .map(|i| {
             let mut obj = serde_json::Map::new();
@@ -139,6 +139,8 @@ fn arrow_json_rows(b: &arrow_array::RecordBatch) -> Vec<Json> {
                 } else if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
                     json!(a.value(i))
                 } else if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+                    json!(a.value(i))
+                } else if let Some(a) = col.as_any().downcast_ref::<BinaryArray>() {
                     json!(a.value(i))
                 } else {
                     panic!("unexpected column type {}", col.data_type())
@@ -233,20 +235,26 @@ fn pyiceberg_and_duckdb_read_current_and_older_snapshots() {
         ),
     ]);
 
-    // 4: ADD COLUMN, then insert and update with the new column.
+    // 4: ADD COLUMN (three: text, blob, and untyped, which maps to string
+    // and takes an integer as its decimal text), then insert and update.
     let mut cols = columns.clone();
     cols.push(SqlColumn::new("email", "VARCHAR(80)", false));
+    cols.push(SqlColumn::new("avatar", "BLOB", false));
+    cols.push(SqlColumn::new("note", "", false));
     let nonce = h.nonce();
     let alter = h.state.alter(&cols, &[], 1_700_000_000_500, nonce).unwrap();
     alter.put_all(&h.store).unwrap();
     h.state = alter.state;
-    h.columns.push("email".into());
+    h.columns
+        .extend(["email".into(), "avatar".into(), "note".into()]);
     let email_row = |id: i64, name: &str, email: &str| {
         vec![
             Value::Integer(id),
             Value::Text(name.into()),
             Value::Real(1.0),
             Value::Text(email.into()),
+            Value::Blob(vec![id as u8, 0xff]),
+            Value::Integer(id * 100),
         ]
     };
     let s4 = h.flush(vec![
@@ -254,20 +262,21 @@ fn pyiceberg_and_duckdb_read_current_and_older_snapshots() {
             6,
             Some((
                 email_row(6, "six", "six@x"),
-                json!([6, "six", 1.0, "six@x"]),
+                json!([6, "six", 1.0, "six@x", [6, 255], "600"]),
             )),
         ),
         (
             1,
             Some((
                 email_row(1, "user1", "one@x"),
-                json!([1, "user1", 1.0, "one@x"]),
+                json!([1, "user1", 1.0, "one@x", [1, 255], "100"]),
             )),
         ),
     ]);
     let md = &h.state.metadata;
     assert_eq!(md.current_schema().fields[3].id, 4);
-    assert_eq!(md.last_column_id, 4);
+    assert_eq!(md.current_schema().fields[5].id, 6);
+    assert_eq!(md.last_column_id, 6);
     assert_eq!(md.current_snapshot_id, Some(s4));
     assert_eq!(
         md.snapshot_by_id(s4).unwrap().summary.properties[&format!("{LSN_SUMMARY_PREFIX}shard-0")],
@@ -300,7 +309,7 @@ fn pyiceberg_and_duckdb_read_current_and_older_snapshots() {
     );
     let got: Json = serde_json::from_slice(&out.stdout).unwrap();
 
-    // Older snapshots were written before ADD COLUMN, so they have no email.
+    // Older snapshots were written before ADD COLUMN, so they have none of the added columns.
     let current = h.expected();
     assert_eq!(got["pyiceberg"], current, "PyIceberg current rows");
     assert_eq!(got["duckdb"], current, "DuckDB current rows");
