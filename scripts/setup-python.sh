@@ -3,7 +3,8 @@
 # (dolake/tests/external_readers.rs runs dolake/tests/verify_iceberg.py with
 # it): .tools/py in the repository root, with exactly
 #
-#   pyiceberg[pyarrow]                     Iceberg reader (PyIceberg)
+#   pyiceberg[pyarrow]==0.12.0             Iceberg reader (PyIceberg)
+#   pyarrow==26.0.1                        its Parquet/S3 layer
 #   duckdb==1.5.5                          DuckDB
 #   duckdb-extension-iceberg==1.5.5        its iceberg, avro and httpfs
 #   duckdb-extension-avro==1.5.5           extensions, as packages, so no
@@ -15,13 +16,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.tools/py
 packages=(
-    "pyiceberg[pyarrow]"
+    "pyiceberg[pyarrow]==0.12.0"
+    "pyarrow==26.0.1"
     "duckdb==1.5.5"
     "duckdb-extension-iceberg==1.5.5"
     "duckdb-extension-avro==1.5.5"
     "duckdb-extension-httpfs==1.5.5"
 )
-check='import pyiceberg, pyarrow, duckdb, duckdb_extension_iceberg, duckdb_extension_avro, duckdb_extension_httpfs; assert duckdb.__version__ == "1.5.5"'
+check='import pyiceberg, pyarrow, duckdb, duckdb_extension_iceberg, duckdb_extension_avro, duckdb_extension_httpfs; assert duckdb.__version__ == "1.5.5"; assert pyiceberg.__version__ == "0.12.0"; assert pyarrow.__version__ == "26.0.1"'
 
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
     echo "setup-python: $venv already has ${packages[*]}"

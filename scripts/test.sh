@@ -22,6 +22,9 @@ cargo build -p dosql -p dosql-service --target wasm32-unknown-unknown
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "Python readers for the lakehouse tests (PyIceberg, DuckDB; idempotent)"
+scripts/setup-python.sh
+
 step "tests"
 # dosql-e2e drives the built Worker too: it runs below, once the Worker is built.
 cargo test --workspace --exclude dosql-e2e
