@@ -12,7 +12,10 @@ pub mod catalog;
 pub mod error;
 pub mod iceberg;
 pub mod parquet_file;
+pub mod reader;
 pub mod s3;
 pub mod sqltypes;
+pub mod store;
+pub mod table;
 
 pub use error::{Error, Result};
