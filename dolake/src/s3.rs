@@ -165,12 +165,22 @@ pub fn parse(method: &str, path: &str, range: Option<&str>) -> Result<S3Request,
         ));
     }
     if !valid_key(key) {
-        return Err(S3Error::new(400, "InvalidArgument", "invalid object key", key));
+        return Err(S3Error::new(
+            400,
+            "InvalidArgument",
+            "invalid object key",
+            key,
+        ));
     }
     let range = match range {
         None => None,
         Some(r) => Some(parse_range(r).ok_or_else(|| {
-            S3Error::new(400, "InvalidArgument", format!("unsupported Range {r:?}"), key)
+            S3Error::new(
+                400,
+                "InvalidArgument",
+                format!("unsupported Range {r:?}"),
+                key,
+            )
         })?),
     };
     Ok(S3Request {
@@ -210,7 +220,11 @@ fn parse_range(header: &str) -> Option<ByteRange> {
 /// The inclusive span of an object of `size` bytes that `range` selects:
 /// `None` for the whole object, 416 InvalidRange when nothing of it can be
 /// served (the last byte is clamped to the object's end, as HTTP says).
-pub fn resolve(range: Option<ByteRange>, size: u64, key: &str) -> Result<Option<(u64, u64)>, S3Error> {
+pub fn resolve(
+    range: Option<ByteRange>,
+    size: u64,
+    key: &str,
+) -> Result<Option<(u64, u64)>, S3Error> {
     let Some(range) = range else {
         return Ok(None);
     };
@@ -247,7 +261,10 @@ pub fn headers(meta: &ObjectMeta, span: Option<(u64, u64)>) -> (u16, Vec<(&'stat
         }
         Some((first, last)) => {
             h.push(("Content-Length", (last - first + 1).to_string()));
-            h.push(("Content-Range", format!("bytes {first}-{last}/{}", meta.size)));
+            h.push((
+                "Content-Range",
+                format!("bytes {first}-{last}/{}", meta.size),
+            ));
             (206, h)
         }
     }
@@ -304,7 +321,13 @@ mod tests {
         assert_eq!(r("bytes=0-9").unwrap(), ByteRange::FromTo(0, 9));
         assert_eq!(r("bytes=5-").unwrap(), ByteRange::From(5));
         assert_eq!(r("bytes=-3").unwrap(), ByteRange::Suffix(3));
-        for bad in ["bytes=9-1", "bytes=0-1,4-5", "items=0-1", "bytes=-", "bytes=a-"] {
+        for bad in [
+            "bytes=9-1",
+            "bytes=0-1,4-5",
+            "items=0-1",
+            "bytes=-",
+            "bytes=a-",
+        ] {
             assert_eq!(r(bad).unwrap_err().status, 400, "{bad}");
         }
         let res = |range, size| resolve(Some(range), size, "k").map_err(|e| e.status);
@@ -322,8 +345,17 @@ mod tests {
     #[test]
     fn keys_never_escape_the_bucket() {
         let req = parse("HEAD", "lake/a/b%20c.parquet", None).unwrap();
-        assert_eq!((req.bucket.as_str(), req.key.as_str(), req.head), ("lake", "a/b c.parquet", true));
-        for bad in ["lake/../x", "lake/a//b", "lake/%2E%2E/x", "lake/a\\b", "lake/./a"] {
+        assert_eq!(
+            (req.bucket.as_str(), req.key.as_str(), req.head),
+            ("lake", "a/b c.parquet", true)
+        );
+        for bad in [
+            "lake/../x",
+            "lake/a//b",
+            "lake/%2E%2E/x",
+            "lake/a\\b",
+            "lake/./a",
+        ] {
             assert_eq!(parse("GET", bad, None).unwrap_err().status, 400, "{bad}");
         }
         assert_eq!(parse("GET", "lake", None).unwrap_err().status, 501);
@@ -349,7 +381,10 @@ mod tests {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 GMT");
         let xml = S3Error::no_such_key("a<b").xml();
-        assert!(xml.contains("<Code>NoSuchKey</Code>") && xml.contains("a&lt;b"), "{xml}");
+        assert!(
+            xml.contains("<Code>NoSuchKey</Code>") && xml.contains("a&lt;b"),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ use dosql_testkit::{Server, TOKEN};
 fn python() -> PathBuf {
     let p = std::env::var_os("DOSQL_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python")
+        });
     assert!(
         p.exists(),
         "Python interpreter {} not found: run scripts/setup-python.sh or set DOSQL_PYTHON",

@@ -18,8 +18,18 @@ fn sigv4(key_id: &str) -> String {
 }
 
 fn catalog(server: &Server, method: &str, path: &str, body: serde_json::Value) -> Answer {
-    let body = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
-    http(&server.addr, method, &format!("/iceberg{path}"), &[("Authorization", BEARER)], &body)
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    http(
+        &server.addr,
+        method,
+        &format!("/iceberg{path}"),
+        &[("Authorization", BEARER)],
+        &body,
+    )
 }
 
 fn s3(server: &Server, method: &str, key: &str, range: Option<&str>) -> Answer {
@@ -28,7 +38,13 @@ fn s3(server: &Server, method: &str, key: &str, range: Option<&str>) -> Answer {
     if let Some(r) = range {
         headers.push(("Range", r));
     }
-    http(&server.addr, method, &format!("/s3/lake/{key}"), &headers, b"")
+    http(
+        &server.addr,
+        method,
+        &format!("/s3/lake/{key}"),
+        &headers,
+        b"",
+    )
 }
 
 #[test]
@@ -47,9 +63,20 @@ fn the_catalog_needs_the_token_and_answers_error_models() {
     assert_eq!(defaults["s3.access-key-id"], TOKEN);
     assert_eq!(defaults["s3.path-style-access"], "true");
     let a = catalog(&server, "GET", "/v1/namespaces/nope", json!(null));
-    assert_eq!((a.status, a.json()["error"]["type"].as_str()), (404, Some("NoSuchNamespaceException")));
-    let a = catalog(&server, "POST", "/v1/namespaces", json!({"namespace": "not a list"}));
-    assert_eq!((a.status, a.json()["error"]["type"].as_str()), (400, Some("BadRequestException")));
+    assert_eq!(
+        (a.status, a.json()["error"]["type"].as_str()),
+        (404, Some("NoSuchNamespaceException"))
+    );
+    let a = catalog(
+        &server,
+        "POST",
+        "/v1/namespaces",
+        json!({"namespace": "not a list"}),
+    );
+    assert_eq!(
+        (a.status, a.json()["error"]["type"].as_str()),
+        (400, Some("BadRequestException"))
+    );
 }
 
 #[test]
@@ -57,12 +84,25 @@ fn tables_live_in_the_bucket_and_survive_a_restart() {
     let lake = tempfile::tempdir().unwrap();
     let lake_arg = lake.path().to_str().unwrap().to_owned();
     let server = Server::start_with(&["--lake", &lake_arg]);
-    catalog(&server, "POST", "/v1/namespaces", json!({"namespace": ["a", "b"], "properties": {"p": "1"}}));
+    catalog(
+        &server,
+        "POST",
+        "/v1/namespaces",
+        json!({"namespace": ["a", "b"], "properties": {"p": "1"}}),
+    );
     let schema = json!({"type": "struct", "schema-id": 0, "fields": [
         {"id": 1, "name": "id", "required": true, "type": "long"}]});
-    let created = catalog(&server, "POST", "/v1/namespaces/a%1Fb/tables", json!({"name": "t", "schema": schema}));
+    let created = catalog(
+        &server,
+        "POST",
+        "/v1/namespaces/a%1Fb/tables",
+        json!({"name": "t", "schema": schema}),
+    );
     assert_eq!(created.status, 200, "{}", created.text());
-    let location = created.json()["metadata-location"].as_str().unwrap().to_owned();
+    let location = created.json()["metadata-location"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let key = location.strip_prefix("s3://lake/").unwrap().to_owned();
 
     // The metadata location is an object of the bucket, served whole.
@@ -93,7 +133,10 @@ fn the_bucket_serves_get_and_head_with_byte_ranges() {
     let full = s3(&server, "GET", key, None);
     assert_eq!(full.status, 200);
     assert_eq!(full.body, whole);
-    assert_eq!(full.header("content-length"), Some(size.to_string().as_str()));
+    assert_eq!(
+        full.header("content-length"),
+        Some(size.to_string().as_str())
+    );
     assert_eq!(full.header("accept-ranges"), Some("bytes"));
     let etag = full.header("etag").unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
@@ -102,7 +145,10 @@ fn the_bucket_serves_get_and_head_with_byte_ranges() {
     let head = s3(&server, "HEAD", key, None);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    assert_eq!(head.header("content-length"), Some(size.to_string().as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(size.to_string().as_str())
+    );
     assert_eq!(head.header("etag"), Some(etag.as_str()));
 
     let cases = [
@@ -121,33 +167,78 @@ fn the_bucket_serves_get_and_head_with_byte_ranges() {
             "{range}"
         );
         let head = s3(&server, "HEAD", key, Some(range));
-        assert_eq!((head.status, head.header("content-length")), (206, Some((last - first + 1).to_string().as_str())));
+        assert_eq!(
+            (head.status, head.header("content-length")),
+            (206, Some((last - first + 1).to_string().as_str()))
+        );
     }
-    for range in [format!("bytes={size}-"), format!("bytes={}-{}", size + 5, size + 9)] {
+    for range in [
+        format!("bytes={size}-"),
+        format!("bytes={}-{}", size + 5, size + 9),
+    ] {
         let a = s3(&server, "GET", key, Some(&range));
         assert_eq!(a.status, 416, "{range}");
-        assert!(a.text().contains("<Code>InvalidRange</Code>"), "{}", a.text());
+        assert!(
+            a.text().contains("<Code>InvalidRange</Code>"),
+            "{}",
+            a.text()
+        );
     }
 
     let missing = s3(&server, "GET", "warehouse/nope.parquet", None);
     assert_eq!(missing.status, 404);
-    assert!(missing.text().contains("<Code>NoSuchKey</Code>"), "{}", missing.text());
-    assert_eq!(s3(&server, "HEAD", "warehouse/nope.parquet", None).status, 404);
+    assert!(
+        missing.text().contains("<Code>NoSuchKey</Code>"),
+        "{}",
+        missing.text()
+    );
+    assert_eq!(
+        s3(&server, "HEAD", "warehouse/nope.parquet", None).status,
+        404
+    );
     let escape = s3(&server, "GET", "../catalog/pages", None);
     assert_eq!(escape.status, 400);
-    let other = http(&server.addr, "GET", &format!("/s3/other/{key}"), &[("Authorization", &sigv4(TOKEN))], b"");
+    let other = http(
+        &server.addr,
+        "GET",
+        &format!("/s3/other/{key}"),
+        &[("Authorization", &sigv4(TOKEN))],
+        b"",
+    );
     assert!(other.text().contains("NoSuchBucket"));
 
     // The token is the access key id (or a bearer token); nothing else.
     for auth in [Some(sigv4("wrong")), Some("Bearer wrong".to_owned()), None] {
-        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
-        let a = http(&server.addr, "GET", &format!("/s3/lake/{key}"), &headers, b"");
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        let a = http(
+            &server.addr,
+            "GET",
+            &format!("/s3/lake/{key}"),
+            &headers,
+            b"",
+        );
         assert_eq!(a.status, 403);
         assert!(a.text().contains("AccessDenied"));
     }
-    let bearer = http(&server.addr, "GET", &format!("/s3/lake/{key}"), &[("Authorization", BEARER)], b"");
+    let bearer = http(
+        &server.addr,
+        "GET",
+        &format!("/s3/lake/{key}"),
+        &[("Authorization", BEARER)],
+        b"",
+    );
     assert_eq!(bearer.body, whole);
-    let put = http(&server.addr, "PUT", &format!("/s3/lake/{key}"), &[("Authorization", BEARER)], b"x");
+    let put = http(
+        &server.addr,
+        "PUT",
+        &format!("/s3/lake/{key}"),
+        &[("Authorization", BEARER)],
+        b"x",
+    );
     assert_eq!(put.status, 405);
-    assert_eq!(std::fs::read(lake.path().join("bucket").join(key)).unwrap(), whole);
+    assert_eq!(
+        std::fs::read(lake.path().join("bucket").join(key)).unwrap(),
+        whole
+    );
 }

@@ -130,7 +130,11 @@ pub enum Update {
 /// exist yet). The first one that fails is the error.
 pub fn check(base: Option<&TableMetadata>, requirements: &[Requirement]) -> RestResult<()> {
     for r in requirements {
-        let failed = |what: String| Err(RestError::commit_failed(format!("requirement failed: {what}")));
+        let failed = |what: String| {
+            Err(RestError::commit_failed(format!(
+                "requirement failed: {what}"
+            )))
+        };
         let Some(md) = base else {
             match r {
                 Requirement::AssertCreate => continue,
@@ -156,12 +160,18 @@ pub fn check(base: Option<&TableMetadata>, requirements: &[Requirement]) -> Rest
             Requirement::AssertLastAssignedFieldId {
                 last_assigned_field_id: id,
             } if *id != md.last_column_id => {
-                return failed(format!("last assigned field id is {}, not {id}", md.last_column_id))
+                return failed(format!(
+                    "last assigned field id is {}, not {id}",
+                    md.last_column_id
+                ))
             }
             Requirement::AssertCurrentSchemaId {
                 current_schema_id: id,
             } if *id != md.current_schema_id => {
-                return failed(format!("current schema id is {}, not {id}", md.current_schema_id))
+                return failed(format!(
+                    "current schema id is {}, not {id}",
+                    md.current_schema_id
+                ))
             }
             Requirement::AssertLastAssignedPartitionId {
                 last_assigned_partition_id: id,
@@ -171,8 +181,13 @@ pub fn check(base: Option<&TableMetadata>, requirements: &[Requirement]) -> Rest
                     md.last_partition_id
                 ))
             }
-            Requirement::AssertDefaultSpecId { default_spec_id: id } if *id != md.default_spec_id => {
-                return failed(format!("default spec id is {}, not {id}", md.default_spec_id))
+            Requirement::AssertDefaultSpecId {
+                default_spec_id: id,
+            } if *id != md.default_spec_id => {
+                return failed(format!(
+                    "default spec id is {}, not {id}",
+                    md.default_spec_id
+                ))
             }
             Requirement::AssertDefaultSortOrderId {
                 default_sort_order_id: id,
@@ -239,12 +254,17 @@ fn parse_with_id<T: serde::de::DeserializeOwned>(
     if let Some(obj) = value.as_object_mut() {
         obj.entry(id_key).or_insert(Value::from(default_id));
     }
-    serde_json::from_value(value).map_err(|e| RestError::bad_request(format!("invalid {what}: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| RestError::bad_request(format!("invalid {what}: {e}")))
 }
 
 /// Parses a partition spec, assigning field ids above `last_partition_id`
 /// to fields that have none.
-pub fn parse_spec(mut value: Value, default_id: i32, last_partition_id: i32) -> RestResult<PartitionSpec> {
+pub fn parse_spec(
+    mut value: Value,
+    default_id: i32,
+    last_partition_id: i32,
+) -> RestResult<PartitionSpec> {
     if let Some(fields) = value.get_mut("fields").and_then(Value::as_array_mut) {
         let mut next = last_partition_id;
         for f in fields.iter_mut().filter_map(Value::as_object_mut) {
@@ -275,7 +295,10 @@ fn apply_one(
     match u {
         Update::AssignUuid { uuid } => {
             if !md.table_uuid.is_empty() && md.table_uuid != *uuid {
-                return bad(format!("cannot change the table uuid {} to {uuid}", md.table_uuid));
+                return bad(format!(
+                    "cannot change the table uuid {} to {uuid}",
+                    md.table_uuid
+                ));
             }
             md.table_uuid = uuid.clone();
         }
@@ -290,7 +313,12 @@ fn apply_one(
             schema,
             last_column_id,
         } => {
-            let next = md.schemas.iter().map(|s| s.schema_id + 1).max().unwrap_or(0);
+            let next = md
+                .schemas
+                .iter()
+                .map(|s| s.schema_id + 1)
+                .max()
+                .unwrap_or(0);
             let mut schema: Schema = parse_schema(schema.clone(), next)?;
             let id = match md.schemas.iter().find(|s| s.same_structure(&schema)) {
                 Some(existing) => existing.schema_id,
@@ -314,7 +342,12 @@ fn apply_one(
             md.current_schema_id = id;
         }
         Update::AddSpec { spec } => {
-            let next = md.partition_specs.iter().map(|s| s.spec_id + 1).max().unwrap_or(0);
+            let next = md
+                .partition_specs
+                .iter()
+                .map(|s| s.spec_id + 1)
+                .max()
+                .unwrap_or(0);
             let mut spec = parse_spec(spec.clone(), next, md.last_partition_id)?;
             let id = match md.partition_specs.iter().find(|s| s.fields == spec.fields) {
                 Some(existing) => existing.spec_id,
@@ -336,7 +369,13 @@ fn apply_one(
             md.default_spec_id = id;
         }
         Update::AddSortOrder { sort_order } => {
-            let next = md.sort_orders.iter().map(|s| s.order_id + 1).max().unwrap_or(1).max(1);
+            let next = md
+                .sort_orders
+                .iter()
+                .map(|s| s.order_id + 1)
+                .max()
+                .unwrap_or(1)
+                .max(1);
             let mut order = parse_sort_order(sort_order.clone(), next)?;
             let id = match md.sort_orders.iter().find(|s| s.fields == order.fields) {
                 Some(existing) => existing.order_id,
@@ -401,10 +440,16 @@ fn apply_one(
             md.refs.insert(ref_name.clone(), reference.clone());
         }
         Update::RemoveSnapshots { snapshot_ids } => {
-            md.snapshots.retain(|s| !snapshot_ids.contains(&s.snapshot_id));
-            md.snapshot_log.retain(|e| !snapshot_ids.contains(&e.snapshot_id));
-            md.refs.retain(|_, r| !snapshot_ids.contains(&r.snapshot_id));
-            if md.current_snapshot_id.is_some_and(|id| snapshot_ids.contains(&id)) {
+            md.snapshots
+                .retain(|s| !snapshot_ids.contains(&s.snapshot_id));
+            md.snapshot_log
+                .retain(|e| !snapshot_ids.contains(&e.snapshot_id));
+            md.refs
+                .retain(|_, r| !snapshot_ids.contains(&r.snapshot_id));
+            if md
+                .current_snapshot_id
+                .is_some_and(|id| snapshot_ids.contains(&id))
+            {
                 md.current_snapshot_id = None;
             }
         }

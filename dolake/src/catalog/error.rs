@@ -104,7 +104,9 @@ impl From<dosql::Error> for RestError {
     fn from(e: dosql::Error) -> RestError {
         match e {
             // Another writer of the shared engine won: the client retries.
-            dosql::Error::Conflict(m) => RestError::commit_failed(format!("concurrent update: {m}")),
+            dosql::Error::Conflict(m) => {
+                RestError::commit_failed(format!("concurrent update: {m}"))
+            }
             other => RestError::new(Kind::Internal, format!("catalog storage: {other}")),
         }
     }

@@ -27,7 +27,9 @@ impl From<RestError> for Error {
     fn from(e: RestError) -> Error {
         match e.kind {
             Kind::CommitFailed | Kind::AlreadyExists => Error::Conflict(e.message),
-            Kind::NoSuchNamespace | Kind::NoSuchTable | Kind::NoSuchEndpoint => Error::NotFound(e.message),
+            Kind::NoSuchNamespace | Kind::NoSuchTable | Kind::NoSuchEndpoint => {
+                Error::NotFound(e.message)
+            }
             Kind::Internal => Error::Io(e.message),
             _ => Error::InvalidInput(e.message),
         }
@@ -88,16 +90,28 @@ impl Catalog {
     }
 
     /// The current entry of table `ident` (managed or not), as `txn` sees it.
-    pub fn table_entry(&self, engine: &mut Engine, txn: TxnId, ident: &TableIdent) -> Result<Option<TableEntry>> {
+    pub fn table_entry(
+        &self,
+        engine: &mut Engine,
+        txn: TxnId,
+        ident: &TableIdent,
+    ) -> Result<Option<TableEntry>> {
         Ok(state::table(engine, txn, ident)?)
     }
 
     /// Removes managed table `ident` from the catalog (its objects stay);
     /// whether it existed. An unmanaged table of that name is a conflict.
-    pub fn drop_managed(&self, engine: &mut Engine, txn: TxnId, ident: &TableIdent) -> Result<bool> {
+    pub fn drop_managed(
+        &self,
+        engine: &mut Engine,
+        txn: TxnId,
+        ident: &TableIdent,
+    ) -> Result<bool> {
         match state::table(engine, txn, ident)? {
             None => Ok(false),
-            Some(e) if !e.managed => Err(Error::Conflict(format!("table {ident} is not managed by DoLake"))),
+            Some(e) if !e.managed => Err(Error::Conflict(format!(
+                "table {ident} is not managed by DoLake"
+            ))),
             Some(_) => Ok(state::delete_table(engine, txn, ident)?),
         }
     }

@@ -85,27 +85,42 @@ fn query_param(query: &str, name: &str) -> RestResult<Option<String>> {
 
 /// Parses a JSON request body.
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> RestResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| RestError::bad_request(format!("invalid request body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| RestError::bad_request(format!("invalid request body: {e}")))
 }
 
 fn method_not_allowed(method: &str, path: &str) -> RestError {
-    RestError::new(Kind::MethodNotAllowed, format!("{method} is not allowed on {path}"))
+    RestError::new(
+        Kind::MethodNotAllowed,
+        format!("{method} is not allowed on {path}"),
+    )
 }
 
-pub(super) fn route(catalog: &Catalog, engine: &mut Engine, req: &Request<'_>, env: &Env) -> RestResult<Step> {
+pub(super) fn route(
+    catalog: &Catalog,
+    engine: &mut Engine,
+    req: &Request<'_>,
+    env: &Env,
+) -> RestResult<Step> {
     let done = |r: RestResult<Response>| r.map(Step::Done);
     match (req.method, target(req.path)?) {
         ("GET", Target::Config) => Ok(Step::Done(config(catalog))),
         ("GET", Target::Namespaces) => done(list_namespaces(engine, req.query)),
         ("POST", Target::Namespaces) => done(create_namespace(engine, req.body)),
         ("GET", Target::Namespace(ns)) => done(load_namespace(engine, &ns)),
-        ("HEAD", Target::Namespace(ns)) => done(load_namespace(engine, &ns).map(|_| Response::empty(204))),
-        ("DELETE", Target::Namespace(ns)) => done(drop_namespace(engine, &ns).map(|()| Response::empty(204))),
+        ("HEAD", Target::Namespace(ns)) => {
+            done(load_namespace(engine, &ns).map(|_| Response::empty(204)))
+        }
+        ("DELETE", Target::Namespace(ns)) => {
+            done(drop_namespace(engine, &ns).map(|()| Response::empty(204)))
+        }
         ("POST", Target::Properties(ns)) => done(update_properties(engine, &ns, req.body)),
         ("GET", Target::Tables(ns)) => done(list_tables(engine, &ns)),
         ("POST", Target::Tables(ns)) => tables::create(catalog, engine, &ns, req.body, env),
         ("GET", Target::Table(t)) => done(load_table(catalog, engine, &t)),
-        ("HEAD", Target::Table(t)) => done(load_table(catalog, engine, &t).map(|_| Response::empty(204))),
+        ("HEAD", Target::Table(t)) => {
+            done(load_table(catalog, engine, &t).map(|_| Response::empty(204)))
+        }
         ("POST", Target::Table(t)) => tables::commit(catalog, engine, &t, req.body, env),
         ("DELETE", Target::Table(t)) => done(tables::drop(engine, &t)),
         ("POST", Target::Rename) => done(tables::rename(engine, req.body)),
@@ -142,7 +157,10 @@ fn config(catalog: &Catalog) -> Response {
 }
 
 fn no_namespace(ns: &[String]) -> RestError {
-    RestError::new(Kind::NoSuchNamespace, format!("namespace {} does not exist", ns.join(".")))
+    RestError::new(
+        Kind::NoSuchNamespace,
+        format!("namespace {} does not exist", ns.join(".")),
+    )
 }
 
 fn no_table(t: &TableIdent) -> RestError {
@@ -215,7 +233,10 @@ fn create_namespace(engine: &mut Engine, bytes: &[u8]) -> RestResult<Response> {
 
 fn load_namespace(engine: &mut Engine, ns: &[String]) -> RestResult<Response> {
     let properties = state::in_txn(engine, |e, txn| existing_namespace(e, txn, ns))?;
-    Ok(Response::json(200, &json!({"namespace": ns, "properties": properties})))
+    Ok(Response::json(
+        200,
+        &json!({"namespace": ns, "properties": properties}),
+    ))
 }
 
 fn drop_namespace(engine: &mut Engine, ns: &[String]) -> RestResult<()> {
@@ -248,7 +269,11 @@ struct UpdateProperties {
 
 fn update_properties(engine: &mut Engine, ns: &[String], bytes: &[u8]) -> RestResult<Response> {
     let req: UpdateProperties = body(bytes)?;
-    let both: BTreeSet<&String> = req.removals.iter().filter(|k| req.updates.contains_key(*k)).collect();
+    let both: BTreeSet<&String> = req
+        .removals
+        .iter()
+        .filter(|k| req.updates.contains_key(*k))
+        .collect();
     if !both.is_empty() {
         return Err(RestError::new(
             Kind::UnprocessableEntity,

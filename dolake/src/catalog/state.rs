@@ -70,7 +70,9 @@ pub fn check_name(what: &str, name: &str) -> RestResult<()> {
         && name.len() <= MAX_NAME
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
     if ok {
         Ok(())
     } else {
@@ -88,7 +90,8 @@ pub fn check_namespace(ns: &[String]) -> RestResult<()> {
             ns.len()
         )));
     }
-    ns.iter().try_for_each(|level| check_name("namespace level", level))
+    ns.iter()
+        .try_for_each(|level| check_name("namespace level", level))
 }
 
 fn ns_key(ns: &[String]) -> Vec<u8> {
@@ -221,7 +224,11 @@ pub fn tables_in(engine: &mut Engine, txn: TxnId, ns: &[String]) -> RestResult<V
 }
 
 /// The entry of table `ident`, if it exists.
-pub fn table(engine: &mut Engine, txn: TxnId, ident: &TableIdent) -> RestResult<Option<TableEntry>> {
+pub fn table(
+    engine: &mut Engine,
+    txn: TxnId,
+    ident: &TableIdent,
+) -> RestResult<Option<TableEntry>> {
     let Some(tree) = tree(engine, txn, TABLES)? else {
         return Ok(None);
     };
@@ -295,7 +302,14 @@ mod tests {
     fn children_are_one_level_down() {
         let mut e = engine();
         in_txn(&mut e, |e, t| {
-            for n in [&["a"][..], &["a", "b"], &["a", "b", "c"], &["a", "d"], &["ab"], &["b"]] {
+            for n in [
+                &["a"][..],
+                &["a", "b"],
+                &["a", "b", "c"],
+                &["a", "d"],
+                &["ab"],
+                &["b"],
+            ] {
                 put_namespace(e, t, &ns(n), &BTreeMap::new())?;
             }
             Ok(())
@@ -348,7 +362,11 @@ mod tests {
     fn names_are_checked() {
         assert!(check_namespace(&ns(&["a", "b"])).is_ok());
         for bad in [&[][..], &[""], &["a/b"], &[".."], &["a\u{1f}b"]] {
-            assert_eq!(check_namespace(&ns(bad)).unwrap_err().status(), 400, "{bad:?}");
+            assert_eq!(
+                check_namespace(&ns(bad)).unwrap_err().status(),
+                400,
+                "{bad:?}"
+            );
         }
     }
 }

@@ -79,7 +79,10 @@ impl Catalog {
             md.location,
             uuid(&env.entropy[16..])
         );
-        let key = self.key_of(&url).expect("locations are checked to be in the bucket").to_owned();
+        let key = self
+            .key_of(&url)
+            .expect("locations are checked to be in the bucket")
+            .to_owned();
         (
             url,
             Object {
@@ -120,7 +123,10 @@ pub(super) fn create(
     state::in_txn(engine, |e, txn| {
         existing_namespace(e, txn, ns)?;
         match state::table(e, txn, &ident)? {
-            Some(_) => Err(RestError::new(Kind::AlreadyExists, format!("table {ident} already exists"))),
+            Some(_) => Err(RestError::new(
+                Kind::AlreadyExists,
+                format!("table {ident} already exists"),
+            )),
             None => Ok(()),
         }
     })?;
@@ -135,7 +141,11 @@ pub(super) fn create(
     let mut md = TableMetadata::new(&uuid(&env.entropy), &location, schema, env.now_ms)?;
     if let Some(spec) = req.partition_spec {
         let spec: PartitionSpec = commit::parse_spec(spec, 0, md.last_partition_id)?;
-        md.last_partition_id = spec.fields.iter().map(|f| f.field_id).fold(md.last_partition_id, i32::max);
+        md.last_partition_id = spec
+            .fields
+            .iter()
+            .map(|f| f.field_id)
+            .fold(md.last_partition_id, i32::max);
         md.default_spec_id = spec.spec_id;
         md.partition_specs = vec![spec];
     }
@@ -153,7 +163,10 @@ pub(super) fn create(
         // Nothing is recorded: the client commits the table later with an
         // assert-create requirement.
         let metadata = serde_json::to_value(&md).expect("metadata serialises");
-        return Ok(Step::Done(Response::json(200, &load_result(catalog, None, &metadata))));
+        return Ok(Step::Done(Response::json(
+            200,
+            &load_result(catalog, None, &metadata),
+        )));
     }
     let (url, object) = catalog.metadata_object(&md, 1, env);
     Ok(Step::Write(Prepared {
@@ -219,7 +232,10 @@ pub(super) fn commit(
     env: &Env,
 ) -> RestResult<Step> {
     let req: CommitTable = body(bytes)?;
-    let creating = req.requirements.iter().any(|r| matches!(r, Requirement::AssertCreate));
+    let creating = req
+        .requirements
+        .iter()
+        .any(|r| matches!(r, Requirement::AssertCreate));
     let current = state::in_txn(engine, |e, txn| {
         if creating {
             existing_namespace(e, txn, &ident.namespace)?;
@@ -234,7 +250,9 @@ pub(super) fn commit(
     let base = current.as_ref().map(parse_metadata).transpose()?;
     commit::check(base.as_ref(), &req.requirements)?;
     let start = base.clone().unwrap_or_else(|| blank(catalog, ident, env));
-    let mut md = commit::apply(&start, &req.updates, env.now_ms, &|l| catalog.check_location(l))?;
+    let mut md = commit::apply(&start, &req.updates, env.now_ms, &|l| {
+        catalog.check_location(l)
+    })?;
     if md.table_uuid.is_empty() {
         md.table_uuid = uuid(&env.entropy);
     }
@@ -274,7 +292,11 @@ fn commit_result(entry: &TableEntry) -> Value {
     json!({"metadata-location": entry.metadata_location, "metadata": entry.metadata})
 }
 
-pub(super) fn apply(catalog: &Catalog, engine: &mut Engine, change: Change) -> RestResult<Response> {
+pub(super) fn apply(
+    catalog: &Catalog,
+    engine: &mut Engine,
+    change: Change,
+) -> RestResult<Response> {
     state::in_txn(engine, |e, txn| {
         existing_namespace(e, txn, &change.ident.namespace)?;
         let now = state::table(e, txn, &change.ident)?;
@@ -294,7 +316,11 @@ pub(super) fn apply(catalog: &Catalog, engine: &mut Engine, change: Change) -> R
         state::put_table(e, txn, &change.ident, &change.entry)
     })?;
     let body = if change.create {
-        load_result(catalog, Some(&change.entry.metadata_location), &change.entry.metadata)
+        load_result(
+            catalog,
+            Some(&change.entry.metadata_location),
+            &change.entry.metadata,
+        )
     } else {
         commit_result(&change.entry)
     };

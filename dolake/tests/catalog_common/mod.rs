@@ -31,9 +31,8 @@ impl Answer {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -62,13 +61,23 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
         .expect("a header block");
     let text = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v == "chunked") {
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v == "chunked")
+    {
         body = dechunk(&body);
     }
     Answer {
@@ -82,7 +91,8 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..end]).unwrap().trim(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[..end]).unwrap().trim(), 16).unwrap();
         if size == 0 {
             return out;
         }
@@ -136,7 +146,8 @@ pub fn write_managed(lake: &Path) -> String {
         .unwrap();
     flushed.put_all(&store).unwrap();
     let state = flushed.state;
-    let mut engine = Engine::open_dir(&lake.join("catalog"), 4096, EngineConfig::default()).unwrap();
+    let mut engine =
+        Engine::open_dir(&lake.join("catalog"), 4096, EngineConfig::default()).unwrap();
     let catalog = Catalog::new(CatalogConfig {
         bucket: "lake".into(),
         warehouse: "warehouse".into(),
@@ -145,7 +156,14 @@ pub fn write_managed(lake: &Path) -> String {
     .unwrap();
     let txn = engine.begin().unwrap();
     catalog
-        .put_managed(&mut engine, txn, &managed_ident(), &state.metadata_location, &state.metadata, None)
+        .put_managed(
+            &mut engine,
+            txn,
+            &managed_ident(),
+            &state.metadata_location,
+            &state.metadata,
+            None,
+        )
         .unwrap();
     engine.commit(txn).unwrap();
     state.metadata_location

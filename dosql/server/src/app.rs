@@ -76,7 +76,12 @@ async fn iceberg(
     lake::iceberg(app.lake.clone(), method, uri, headers, body).await
 }
 
-async fn bucket(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn bucket(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     lake::bucket(app.lake.clone(), method, uri, headers).await
 }
 

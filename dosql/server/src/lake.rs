@@ -96,7 +96,13 @@ impl Lake {
     }
 
     /// One catalog request, from parse to answer.
-    fn catalog_request(&self, method: &str, path: &str, query: &str, body: &[u8]) -> dolake::catalog::Response {
+    fn catalog_request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+    ) -> dolake::catalog::Response {
         let mut entropy = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut entropy);
         let env = Env {
@@ -135,7 +141,9 @@ impl Lake {
         }
         let path = self.bucket_dir.join(&object.key);
         let write = || -> std::io::Result<()> {
-            let dir = path.parent().expect("a key joined to a directory has a parent");
+            let dir = path
+                .parent()
+                .expect("a key joined to a directory has a parent");
             std::fs::create_dir_all(dir)?;
             let tmp = path.with_extension("tmp-put");
             let mut file = std::fs::File::create(&tmp)?;
@@ -148,7 +156,10 @@ impl Lake {
 
     /// Whether an S3 request carries the token.
     fn s3_authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
             return false;
         };
         match s3::access_key_id(value) {
@@ -158,7 +169,12 @@ impl Lake {
     }
 
     /// One S3 request: status, headers, body.
-    fn s3_request(&self, method: &str, path: &str, range: Option<&str>) -> Result<Response, S3Error> {
+    fn s3_request(
+        &self,
+        method: &str,
+        path: &str,
+        range: Option<&str>,
+    ) -> Result<Response, S3Error> {
         let req = s3::parse(method, path, range)?;
         if req.bucket != BUCKET {
             return Err(S3Error {
@@ -172,7 +188,9 @@ impl Lake {
         let io = |e: std::io::Error| S3Error::internal(e.to_string(), &req.key);
         let mut file = match std::fs::File::open(&file_path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(S3Error::no_such_key(&req.key)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(S3Error::no_such_key(&req.key))
+            }
             Err(e) => return Err(io(e)),
         };
         let stat = file.metadata().map_err(io)?;
@@ -218,8 +236,16 @@ fn s3_error(e: &S3Error) -> Response {
 }
 
 /// `ANY /iceberg/v1/...`
-pub async fn iceberg(lake: Arc<Lake>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+pub async fn iceberg(
+    lake: Arc<Lake>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if !transport::bearer_ok(authorization, &lake.token) {
         let e = RestError::not_authorized();
         return (
@@ -229,7 +255,11 @@ pub async fn iceberg(lake: Arc<Lake>, method: Method, uri: Uri, headers: HeaderM
         )
             .into_response();
     }
-    let path = uri.path().strip_prefix("/iceberg").unwrap_or(uri.path()).to_owned();
+    let path = uri
+        .path()
+        .strip_prefix("/iceberg")
+        .unwrap_or(uri.path())
+        .to_owned();
     let query = uri.query().unwrap_or("").to_owned();
     let answer = tokio::task::spawn_blocking(move || {
         lake.catalog_request(method.as_str(), &path, &query, &body)
@@ -237,13 +267,20 @@ pub async fn iceberg(lake: Arc<Lake>, method: Method, uri: Uri, headers: HeaderM
     .await;
     match answer {
         Ok(r) => {
-            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             match r.body {
-                Some(b) => (status, [(header::CONTENT_TYPE, "application/json")], b).into_response(),
+                Some(b) => {
+                    (status, [(header::CONTENT_TYPE, "application/json")], b).into_response()
+                }
                 None => status.into_response(),
             }
         }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("catalog task failed: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("catalog task failed: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -262,5 +299,11 @@ pub async fn bucket(lake: Arc<Lake>, method: Method, uri: Uri, headers: HeaderMa
             .unwrap_or_else(|e| s3_error(&e))
     })
     .await;
-    answer.unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("bucket task failed: {e}")).into_response())
+    answer.unwrap_or_else(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("bucket task failed: {e}"),
+        )
+            .into_response()
+    })
 }

@@ -152,7 +152,10 @@ mod tests {
         );
         assert_eq!(args(&["--txn-timeout-ms", "5"]).unwrap().txn_timeout_ms, 5);
         assert!(args(&["--txn-timeout-ms", "x"]).is_err());
-        assert_eq!(args(&["--lake", "l"]).unwrap().lake, Some(PathBuf::from("l")));
+        assert_eq!(
+            args(&["--lake", "l"]).unwrap().lake,
+            Some(PathBuf::from("l"))
+        );
         assert_eq!(args(&[]).unwrap().lake, None);
         let t = random_token();
         assert_eq!(t.len(), 48);
