@@ -8,10 +8,12 @@
 //! last) and then records the state. Time and randomness are parameters.
 
 pub mod avro;
+pub mod catalog;
 pub mod error;
 pub mod iceberg;
 pub mod parquet_file;
 pub mod reader;
+pub mod s3;
 pub mod sqltypes;
 pub mod store;
 pub mod table;
