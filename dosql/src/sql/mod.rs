@@ -18,6 +18,7 @@
 pub mod func;
 pub mod value;
 
+mod access;
 mod alter;
 mod bind;
 mod database;
