@@ -65,15 +65,9 @@ pub fn for_each_row(
         Access::Rowid(Probe::Eq(values)) => {
             let mut rowids = Vec::with_capacity(values.len());
             for e in values {
-                let v = probe_value(e, &Env::new(row, outer), ex, Affinity::Integer)?;
-                let rowid = match v {
-                    Some(Value::Integer(i)) => i,
-                    Some(Value::Real(f)) if f.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&f) => {
-                        f as i64
-                    }
-                    _ => continue,
-                };
-                rowids.push(rowid);
+                if let Some(rowid) = rowid_probe(e, &Env::new(row, outer), ex)? {
+                    rowids.push(rowid);
+                }
             }
             // Key order is rowid order; IN lists repeat values freely.
             if rowids.len() > 1 {
@@ -83,14 +77,7 @@ pub fn for_each_row(
             let id = rows::tree(ex.engine, ex.txn, &t.tree)?;
             let mut key = Vec::with_capacity(10);
             for rowid in rowids {
-                key.clear();
-                keycode::encode_i64(rowid, &mut key);
-                let slots = &mut row[at..at + width];
-                let found = ex
-                    .engine
-                    .get_with(ex.txn, id, &key, |v| rows::decode_into(t, &key, v, slots))?;
-                if let Some(decoded) = found {
-                    decoded?;
+                if read_rowid(t, id, rowid, &mut key, row, at, ex)? {
                     visit(&key, row, ex)?;
                 }
             }
@@ -98,7 +85,15 @@ pub fn for_each_row(
         }
         Access::Rowid(Probe::Range { lo, hi }) => {
             let env = Env::new(row, outer);
-            let bounds = range_bounds(lo, hi, &env, ex, Affinity::Integer, Collation::Binary, false)?;
+            let bounds = range_bounds(
+                lo,
+                hi,
+                &env,
+                ex,
+                Affinity::Integer,
+                Collation::Binary,
+                false,
+            )?;
             let Some((lo, hi)) = bounds else {
                 return Ok(());
             };
@@ -170,6 +165,42 @@ pub fn for_each_row(
     }
 }
 
+/// The rowid a `rowid = e` probe looks up, or None when `e` is no integer
+/// (NULL, a fraction, text that is not a number): then nothing matches.
+pub fn rowid_probe(e: &Expr, env: &Env, ex: &mut Exec) -> Result<Option<i64>> {
+    Ok(match probe_value(e, env, ex, Affinity::Integer)? {
+        Some(Value::Integer(i)) => Some(i),
+        Some(Value::Real(f)) if f.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&f) => {
+            Some(f as i64)
+        }
+        _ => None,
+    })
+}
+
+/// Reads the row of `rowid` from table `t` (tree `id`) into
+/// `row[at..at + t.width()]`, leaving its key in `key`; false if there is
+/// no such row.
+pub fn read_rowid(
+    t: &Table,
+    id: TreeId,
+    rowid: i64,
+    key: &mut Vec<u8>,
+    row: &mut [Value],
+    at: usize,
+    ex: &mut Exec,
+) -> Result<bool> {
+    key.clear();
+    keycode::encode_i64(rowid, key);
+    let slots = &mut row[at..at + t.width()];
+    let found = ex
+        .engine
+        .get_with(ex.txn, id, key, |v| rows::decode_into(t, key, v, slots))?;
+    match found {
+        Some(decoded) => decoded.map(|_| true),
+        None => Ok(false),
+    }
+}
+
 /// Rows (with table keys) of table `t` that `access` may match, with
 /// probe expressions evaluated in `env`.
 pub fn fetch_table(
@@ -183,10 +214,18 @@ pub fn fetch_table(
     let mut row = env.row.to_vec();
     row.resize(at + t.width(), Value::Null);
     let mut out = Vec::new();
-    for_each_row(t, access, &mut row, at, env.outer, ex, &mut |key, row, _| {
-        out.push((key.to_vec(), row[at..].to_vec()));
-        Ok(())
-    })?;
+    for_each_row(
+        t,
+        access,
+        &mut row,
+        at,
+        env.outer,
+        ex,
+        &mut |key, row, _| {
+            out.push((key.to_vec(), row[at..].to_vec()));
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

@@ -23,8 +23,8 @@ use sqlparser::ast;
 
 use crate::error::{Error, Result};
 use crate::invalid;
-use crate::sql::bind::Binder;
 use crate::sql::access::fetch_table;
+use crate::sql::bind::Binder;
 use crate::sql::exec::{run_query, Exec};
 use crate::sql::expr::{Env, Expr};
 use crate::sql::plan::{Level, QueryPlan};

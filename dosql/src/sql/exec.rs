@@ -23,12 +23,15 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
 use crate::mvcc::{Engine, TxnId};
+use crate::sql::access::{fetch_table, for_each_row, read_rowid, rowid_probe};
 use crate::sql::expr::{Env, Expr};
 use crate::sql::func::{self, FuncContext};
-use crate::sql::access::{fetch_table, for_each_row};
-use crate::sql::plan::{Aggregation, Body, CtePlan, OrderKey, QueryPlan, SelectPlan, SetOp, Source};
+use crate::sql::plan::{
+    Access, Aggregation, Body, CtePlan, Level, OrderKey, Probe, QueryPlan, SelectPlan, SetOp,
+    Source,
+};
 pub use crate::sql::rows::Row;
-use crate::sql::rows::push_key;
+use crate::sql::rows::{self, push_key};
 use crate::sql::value::{apply_affinity, compare, Affinity, Collation, Value};
 use crate::sql::window;
 
@@ -390,7 +393,8 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
     let mut grouping = plan.aggregate.as_ref().map(Grouping::new);
     if pass {
         let mut row = vec![Value::Null; plan.width];
-        let mut cache: Vec<Option<Rc<Vec<Row>>>> = plan.levels.iter().map(|_| None).collect();
+        let mut cache: Vec<LevelState> =
+            plan.levels.iter().map(|_| LevelState::default()).collect();
         let direct = plan.windows.is_none();
         let mut sink = |r: &[Value], ex: &mut Exec| match &mut grouping {
             Some(g) => g.step(r, ex, outer),
@@ -424,15 +428,29 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
     Ok(sort(out, &plan.order))
 }
 
+/// Rows found by rowid that a dependent level keeps, at most.
+const MEMO_ROWS: usize = 4096;
+
+/// What a level keeps across the outer rows of one run of its query. A
+/// query writes nothing, so rows read once stay valid for the whole run.
+#[derive(Default)]
+struct LevelState {
+    /// The candidates of an inner level that reads no outer row.
+    rows: Option<Rc<Vec<Row>>>,
+    /// A dependent `rowid = expr` level's rows by rowid (None: no row),
+    /// so that outer rows repeating a value (a foreign key into a small
+    /// table) do not search the tree again, as PostgreSQL's Memoize.
+    memo: FxHashMap<i64, Option<Row>>,
+}
+
 /// Runs the levels from `depth` on for the row built so far, handing
-/// every complete row to `sink`. `cache` holds, per level, the rows of an
-/// inner level that does not depend on outer rows, read once per run.
+/// every complete row to `sink`; `cache[0]` is this level's state.
 #[allow(clippy::too_many_arguments)]
 fn join(
     plan: &SelectPlan,
     depth: usize,
     row: &mut [Value],
-    cache: &mut [Option<Rc<Vec<Row>>>],
+    cache: &mut [LevelState],
     ex: &mut Exec,
     outer: Option<&Env>,
     sink: &mut Sink,
@@ -443,7 +461,7 @@ fn join(
     let (mine, rest) = cache.split_first_mut().expect("a cache slot per level");
     let range = level.offset..level.offset + level.width;
     // Materialised candidates, or None to stream a table's rows.
-    let rows: Option<Rc<Vec<Row>>> = match (&level.source, &*mine) {
+    let rows: Option<Rc<Vec<Row>>> = match (&level.source, &mine.rows) {
         (_, Some(rows)) => Some(rows.clone()),
         (Source::Table(_), None) if depth == 0 || level.dependent => None,
         (Source::Table(t), None) => {
@@ -453,13 +471,13 @@ fn join(
                 rows.push(r);
             }
             let rows = Rc::new(rows);
-            *mine = Some(rows.clone());
+            mine.rows = Some(rows.clone());
             Some(rows)
         }
         (Source::Query(q), None) => {
             let rows = Rc::new(run_query(q, ex, None)?);
             if !level.dependent {
-                *mine = Some(rows.clone());
+                mine.rows = Some(rows.clone());
             }
             Some(rows)
         }
@@ -478,17 +496,40 @@ fn join(
             }
             Ok(())
         };
-        match (rows, &level.source) {
-            (Some(rows), _) => {
+        match (rows, &level.source, &level.access) {
+            (Some(rows), _, _) => {
                 for cand in rows.iter() {
                     row[range.clone()].clone_from_slice(cand);
                     visit(row, ex)?;
                 }
             }
-            (None, Source::Table(t)) => {
+            (None, Source::Table(t), Access::Rowid(Probe::Eq(values))) if values.len() == 1 => {
+                let rowid = rowid_probe(&values[0], &Env::new(row, outer), ex)?;
+                match rowid.map(|r| (r, mine.memo.get(&r))) {
+                    // No integer: no row has that rowid.
+                    None | Some((_, Some(None))) => {}
+                    Some((_, Some(Some(cand)))) => {
+                        row[range.clone()].clone_from_slice(cand);
+                        visit(row, ex)?;
+                    }
+                    Some((rowid, None)) => {
+                        let id = rows::tree(ex.engine, ex.txn, &t.tree)?;
+                        let mut key = Vec::with_capacity(10);
+                        let found = read_rowid(t, id, rowid, &mut key, row, level.offset, ex)?;
+                        if mine.memo.len() < MEMO_ROWS {
+                            let cand = found.then(|| row[range.clone()].to_vec());
+                            mine.memo.insert(rowid, cand);
+                        }
+                        if found {
+                            visit(row, ex)?;
+                        }
+                    }
+                }
+            }
+            (None, Source::Table(t), access) => {
                 for_each_row(
                     t,
-                    &level.access,
+                    access,
                     row,
                     level.offset,
                     outer,
@@ -496,11 +537,27 @@ fn join(
                     &mut |_, row, ex| visit(row, ex),
                 )?;
             }
-            (None, _) => unreachable!("only table levels stream"),
+            (None, _, _) => unreachable!("only table levels stream"),
         }
     }
+    finish_level(plan, depth, level, matched, row, rest, ex, outer, sink)
+}
+
+/// A LEFT JOIN level that matched nothing joins one row of NULLs.
+#[allow(clippy::too_many_arguments)]
+fn finish_level(
+    plan: &SelectPlan,
+    depth: usize,
+    level: &Level,
+    matched: bool,
+    row: &mut [Value],
+    rest: &mut [LevelState],
+    ex: &mut Exec,
+    outer: Option<&Env>,
+    sink: &mut Sink,
+) -> Result<()> {
     if level.left && !matched {
-        row[range].fill(Value::Null);
+        row[level.offset..level.offset + level.width].fill(Value::Null);
         if all(&level.filters, &Env::new(row, outer), ex)? {
             join(plan, depth + 1, row, rest, ex, outer, sink)?;
         }
@@ -515,4 +572,71 @@ fn all(conds: &[Expr], env: &Env, ex: &mut Exec) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sql::{Database, Session, Value};
+
+    fn ints(db: &mut Database, s: &mut Session, sql: &str) -> Vec<i64> {
+        let mut r = db.execute(s, sql, &[]).unwrap();
+        let row = r.pop().unwrap().rows.pop().unwrap();
+        row.iter()
+            .map(|v| match v {
+                Value::Integer(i) => *i,
+                other => panic!("expected an integer, got {other:?}"),
+            })
+            .collect()
+    }
+
+    /// A dependent rowid level remembers rows it read (and rowids it did
+    /// not find) up to MEMO_ROWS: results must not depend on it, past the
+    /// cap, for missing rows and for LEFT JOIN.
+    #[test]
+    fn remembered_rowid_lookups_match_fresh_ones() {
+        let mut db = Database::open_memory().unwrap();
+        let mut s = Session::new();
+        let n: i64 = super::MEMO_ROWS as i64 + 1500;
+        db.execute(
+            &mut s,
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, g INTEGER); \
+             CREATE TABLE g(id INTEGER PRIMARY KEY, name TEXT); BEGIN",
+            &[],
+        )
+        .unwrap();
+        for i in 0..2 * n {
+            let p = [Value::Integer(i), Value::Integer(i % n)];
+            db.execute(&mut s, "INSERT INTO t VALUES (?1, ?2)", &p)
+                .unwrap();
+        }
+        // Only even ids exist in g.
+        for i in (0..n).step_by(2) {
+            let p = [Value::Integer(i), Value::Text(format!("n{i}"))];
+            db.execute(&mut s, "INSERT INTO g VALUES (?1, ?2)", &p)
+                .unwrap();
+        }
+        db.execute(&mut s, "COMMIT", &[]).unwrap();
+        let evens: Vec<i64> = (0..n).filter(|i| i % 2 == 0).collect();
+        let inner = ints(
+            &mut db,
+            &mut s,
+            "SELECT count(*), sum(g.id), count(g.name) FROM t JOIN g ON t.g = g.id",
+        );
+        let sum: i64 = evens.iter().sum();
+        let found = evens.len() as i64;
+        assert_eq!(inner, vec![2 * found, 2 * sum, 2 * found]);
+        let left = ints(
+            &mut db,
+            &mut s,
+            "SELECT count(*), count(g.id), sum(g.id) FROM t LEFT JOIN g ON t.g = g.id",
+        );
+        assert_eq!(left, vec![2 * n, 2 * found, 2 * sum]);
+        // Probe values that are no integer match nothing.
+        let odd = ints(
+            &mut db,
+            &mut s,
+            "SELECT count(*) FROM t JOIN g ON g.id = t.g + 0.5 WHERE t.id < 100",
+        );
+        assert_eq!(odd, vec![0]);
+    }
 }
