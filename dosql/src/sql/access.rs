@@ -247,6 +247,9 @@ fn scan_rows(
     })
 }
 
+/// Receives one (key, value) pair of a chunked scan.
+type Pair<'f> = dyn FnMut(&[u8], &[u8], &mut Exec) -> Result<()> + 'f;
+
 /// Calls `f` with each (key, value) of tree `id` in the range, ascending,
 /// copied a chunk at a time so that `f` may use the engine.
 fn scan_chunked(
@@ -254,7 +257,7 @@ fn scan_chunked(
     id: TreeId,
     lo: Bound<&[u8]>,
     hi: Bound<&[u8]>,
-    f: &mut dyn FnMut(&[u8], &[u8], &mut Exec) -> Result<()>,
+    f: &mut Pair,
 ) -> Result<()> {
     // Pairs of the chunk laid end to end: (key start, value start, end).
     let mut buf = Vec::new();

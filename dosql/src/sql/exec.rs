@@ -255,12 +255,16 @@ fn sort(mut keyed: Vec<(Row, Vec<Value>)>, order: &[OrderKey]) -> Vec<Row> {
 /// Receives each joined row of a SELECT.
 type Sink<'s> = dyn FnMut(&[Value], &mut Exec) -> Result<()> + 's;
 
+/// The aggregate states of one group.
+type States = Vec<Box<dyn func::Aggregate>>;
+
 /// Groups being aggregated: their keys in a hash map, their rows and
 /// states in first-seen order, sorted by key when the input ends.
 struct Grouping<'p> {
     agg: &'p Aggregation,
     index: FxHashMap<Vec<u8>, usize>,
-    groups: Vec<(Vec<u8>, Row, Vec<Box<dyn func::Aggregate>>)>,
+    /// (key, last row, aggregate states) per group.
+    groups: Vec<(Vec<u8>, Row, States)>,
     key: Vec<u8>,
     args: Vec<Value>,
 }
@@ -276,7 +280,7 @@ impl<'p> Grouping<'p> {
         }
     }
 
-    fn new_states(&self) -> Result<Vec<Box<dyn func::Aggregate>>> {
+    fn new_states(&self) -> Result<States> {
         self.agg
             .aggs
             .iter()
