@@ -116,6 +116,18 @@ pub fn encode_column(value: &KeyValue, dir: Direction, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the ascending encoding of `Text(s)`, as [`encode_column`]
+/// does, without the owned value.
+pub fn encode_text(s: &str, out: &mut Vec<u8>) {
+    push_escaped(TAG_TEXT, s.as_bytes(), out);
+}
+
+/// Appends the ascending encoding of `Blob(b)`, as [`encode_column`]
+/// does, without the owned value.
+pub fn encode_blob(b: &[u8], out: &mut Vec<u8>) {
+    push_escaped(TAG_BLOB, b, out);
+}
+
 /// Appends the encoding of the one-column key `(Integer(v))`, ascending:
 /// the same bytes as `encode_key(&[KeyValue::Integer(v)], &[], out)`.
 pub fn encode_i64(v: i64, out: &mut Vec<u8>) {
@@ -127,8 +139,15 @@ pub fn encode_i64(v: i64, out: &mut Vec<u8>) {
 /// Decodes a key written by [`encode_i64`] (or any one-column ascending key
 /// holding an integer).
 pub fn decode_i64(bytes: &[u8]) -> Result<i64> {
-    match decode_key(bytes, &[])?.as_slice() {
-        [KeyValue::Integer(v)] => Ok(*v),
+    // One value read in place: every row read of a rowid table decodes its
+    // key, so no vector of columns is built for it.
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        invert: 0,
+    };
+    match reader.value()? {
+        KeyValue::Integer(v) if reader.pos == bytes.len() => Ok(v),
         _ => Err(crate::corruption!("key is not a single integer")),
     }
 }

@@ -13,6 +13,11 @@
 //! Invariants: the run is strictly ascending; the run and the map hold
 //! disjoint keys. A write of a key larger than every key held appends to the
 //! run; any other new key goes to the map.
+//!
+//! Keys of up to [`INLINE`] bytes (rowids, index entries of numbers and
+//! short text) are held inline in [`Key`]: a random-order load into an
+//! index searches the map without chasing a pointer per comparison, and
+//! stores a key without allocating.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -21,11 +26,80 @@ use std::ops::Bound;
 
 type Value = Option<Vec<u8>>;
 
+/// Longest key held inline.
+const INLINE: usize = 30;
+
+/// A key of the write map, ordered as its bytes.
+#[derive(Clone)]
+pub(crate) enum Key {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    pub fn new(key: &[u8]) -> Key {
+        if key.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..key.len()].copy_from_slice(key);
+            Key::Inline(key.len() as u8, bytes)
+        } else {
+            Key::Heap(key.into())
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline(len, bytes) => &bytes[..*len as usize],
+            Key::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Key {}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
 /// Pending writes of one tree: `Some(value)` for a put, `None` for a delete.
 #[derive(Default)]
 pub(crate) struct WriteMap {
-    run: Vec<(Vec<u8>, Value)>,
-    map: BTreeMap<Vec<u8>, Value>,
+    run: Vec<(Key, Value)>,
+    map: BTreeMap<Key, Value>,
 }
 
 /// True when `BTreeMap::range` accepts the bounds (it panics otherwise).
@@ -79,22 +153,27 @@ impl WriteMap {
 
     /// The pending write of `key`.
     pub fn get(&self, key: &[u8]) -> Option<&Value> {
-        match self.find_in_run(key) {
-            Ok(i) => Some(&self.run[i].1),
-            Err(_) => self.map.get(key),
+        // A bulk load asks for the key it is about to append: past the
+        // run's end, which one comparison shows without a search.
+        let in_run_range = self.run.last().is_some_and(|(k, _)| key <= k.as_slice());
+        if in_run_range {
+            if let Ok(i) = self.find_in_run(key) {
+                return Some(&self.run[i].1);
+            }
         }
+        self.map.get(key)
     }
 
     /// Sets the write of `key`; returns the previous one, if any.
     pub fn insert(&mut self, key: &[u8], value: Value) -> Option<Value> {
         if self.beyond(key) {
-            self.run.push((key.to_vec(), value));
+            self.run.push((Key::new(key), value));
             return None;
         }
         if let Ok(i) = self.find_in_run(key) {
             return Some(std::mem::replace(&mut self.run[i].1, value));
         }
-        match self.map.entry(key.to_vec()) {
+        match self.map.entry(Key::new(key)) {
             Entry::Occupied(mut slot) => Some(slot.insert(value)),
             Entry::Vacant(slot) => {
                 slot.insert(value);
@@ -177,12 +256,12 @@ impl WriteMap {
 
 /// Ascending merge of a [`WriteMap`]'s run and map.
 pub(crate) struct IntoSorted {
-    run: Peekable<std::vec::IntoIter<(Vec<u8>, Value)>>,
-    map: Peekable<std::collections::btree_map::IntoIter<Vec<u8>, Value>>,
+    run: Peekable<std::vec::IntoIter<(Key, Value)>>,
+    map: Peekable<std::collections::btree_map::IntoIter<Key, Value>>,
 }
 
 impl Iterator for IntoSorted {
-    type Item = (Vec<u8>, Value);
+    type Item = (Key, Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         let take_run = match (self.run.peek(), self.map.peek()) {
@@ -259,7 +338,12 @@ mod tests {
             } else {
                 rand(3000).to_be_bytes()
             };
-            let key = &key[rand(3) as usize..];
+            let mut key = key[rand(3) as usize..].to_vec();
+            // Some keys too long to be held inline.
+            if rand(7) == 0 {
+                key.extend_from_slice(&[0x7f; INLINE]);
+            }
+            let key = key.as_slice();
             let value = (rand(4) != 0).then(|| step.to_le_bytes().to_vec());
             match rand(5) {
                 0 => assert_eq!(w.remove(key), model.remove(key)),
@@ -299,12 +383,16 @@ mod tests {
             !w.run.is_empty() && !w.map.is_empty(),
             "both parts were exercised"
         );
+        // Short keys are inline, long ones on the heap: both kinds held.
+        let keys = || w.run.iter().map(|(k, _)| k).chain(w.map.keys());
+        assert!(keys().any(|k| matches!(k, Key::Heap(_))));
+        assert!(keys().any(|k| matches!(k, Key::Inline(..))));
         let mut unordered: Vec<_> = w
             .iter()
             .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
             .collect();
         unordered.sort();
-        let sorted: Vec<_> = w.into_sorted().collect();
+        let sorted: Vec<_> = w.into_sorted().map(|(k, v)| (k.to_vec(), v)).collect();
         assert_eq!(sorted, model.into_iter().collect::<Vec<_>>());
         assert_eq!(unordered, sorted);
     }

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::invalid;
 use crate::wal::TreeId;
 
-pub(crate) use super::writemap::WriteMap;
+pub(crate) use super::writemap::{Key, WriteMap};
 
 /// Bookkeeping charged per entry on top of its bytes (map node share, Vec
 /// headers), so that many tiny writes are not free.
@@ -66,7 +66,7 @@ enum Undo {
     /// Restore the entry of `key` to `prev` (`None`: there was no entry).
     Write {
         tree: TreeId,
-        key: Vec<u8>,
+        key: Key,
         prev: Option<Option<Vec<u8>>>,
     },
     /// Forget a tree created after the mark.
@@ -182,7 +182,7 @@ impl WriteSet {
                 if logging {
                     self.undo.push(Undo::Write {
                         tree,
-                        key: key.to_vec(),
+                        key: Key::new(key),
                         prev,
                     });
                 }

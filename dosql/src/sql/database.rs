@@ -463,6 +463,13 @@ impl Database {
                 }
             };
         };
+        if read_only {
+            // Nothing to undo: a query writes nothing, so it needs no
+            // savepoint of its own.
+            let result = self.dispatch(session, &mut txn, stmt, params, info, slot);
+            session.txn = Some(txn);
+            return result;
+        }
         let sp = match self.engine.savepoint(txn.id) {
             Ok(sp) => sp,
             Err(e) => {

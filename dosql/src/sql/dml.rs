@@ -23,8 +23,9 @@ use sqlparser::ast;
 
 use crate::error::{Error, Result};
 use crate::invalid;
+use crate::sql::access::fetch_table;
 use crate::sql::bind::Binder;
-use crate::sql::exec::{fetch_table, run_query, Exec};
+use crate::sql::exec::{run_query, Exec};
 use crate::sql::expr::{Env, Expr};
 use crate::sql::plan::{Level, QueryPlan};
 use crate::sql::returning::{self, Returning};

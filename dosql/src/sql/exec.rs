@@ -17,27 +17,23 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::rc::Rc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
-use crate::keycode;
 use crate::mvcc::{Engine, TxnId};
+use crate::sql::access::{fetch_table, for_each_row, read_rowid, rowid_probe};
 use crate::sql::expr::{Env, Expr};
 use crate::sql::func::{self, FuncContext};
 use crate::sql::plan::{
-    Access, Body, CtePlan, Level, OrderKey, Probe, QueryPlan, SelectPlan, SetOp, Source,
+    Access, Aggregation, Body, CtePlan, Level, OrderKey, Probe, QueryPlan, SelectPlan, SetOp,
+    Source,
 };
 pub use crate::sql::rows::Row;
 use crate::sql::rows::{self, push_key};
-use crate::sql::schema::Table;
 use crate::sql::value::{apply_affinity, compare, Affinity, Collation, Value};
 use crate::sql::window;
-
-/// Groups by their key: the group's last row and its aggregate states.
-type Groups = BTreeMap<Vec<u8>, (Row, Vec<Box<dyn func::Aggregate>>)>;
 
 /// What a statement executes against.
 pub struct Exec<'a> {
@@ -256,8 +252,136 @@ fn sort(mut keyed: Vec<(Row, Vec<Value>)>, order: &[OrderKey]) -> Vec<Row> {
     keyed.into_iter().map(|(r, _)| r).collect()
 }
 
+/// Receives each joined row of a SELECT.
+type Sink<'s> = dyn FnMut(&[Value], &mut Exec) -> Result<()> + 's;
+
+/// The aggregate states of one group.
+type States = Vec<Box<dyn func::Aggregate>>;
+
+/// Groups being aggregated: their keys in a hash map, their rows and
+/// states in first-seen order, sorted by key when the input ends.
+struct Grouping<'p> {
+    agg: &'p Aggregation,
+    index: FxHashMap<Vec<u8>, usize>,
+    /// (key, last row, aggregate states) per group.
+    groups: Vec<(Vec<u8>, Row, States)>,
+    key: Vec<u8>,
+    args: Vec<Value>,
+}
+
+impl<'p> Grouping<'p> {
+    fn new(agg: &'p Aggregation) -> Grouping<'p> {
+        Grouping {
+            agg,
+            index: FxHashMap::default(),
+            groups: Vec::new(),
+            key: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    fn new_states(&self) -> Result<States> {
+        self.agg
+            .aggs
+            .iter()
+            .map(|a| {
+                func::aggregate(&a.name, a.args.len(), a.distinct)
+                    .ok_or_else(|| Error::NotFound(format!("no such aggregate: {}", a.name)))
+            })
+            .collect()
+    }
+
+    /// Steps the group of joined row `r`, which becomes its last row.
+    fn step(&mut self, r: &[Value], ex: &mut Exec, outer: Option<&Env>) -> Result<()> {
+        let env = Env::new(r, outer);
+        self.key.clear();
+        for (g, coll) in &self.agg.group_by {
+            match g {
+                // A column is encoded where it lies, without a copy.
+                Expr::Col { idx, .. } => push_key(&r[*idx], *coll, &mut self.key),
+                _ => push_key(&g.eval(&env, ex)?, *coll, &mut self.key),
+            }
+        }
+        let at = match self.index.get(self.key.as_slice()) {
+            Some(&at) => at,
+            None => {
+                let states = self.new_states()?;
+                self.index.insert(self.key.clone(), self.groups.len());
+                self.groups.push((self.key.clone(), Vec::new(), states));
+                self.groups.len() - 1
+            }
+        };
+        let (_, rep, states) = &mut self.groups[at];
+        for (spec, state) in self.agg.aggs.iter().zip(states.iter_mut()) {
+            if let Some(f) = &spec.filter {
+                if !f.test(&env, ex)? {
+                    continue;
+                }
+            }
+            self.args.clear();
+            for a in &spec.args {
+                self.args.push(a.eval(&env, ex)?);
+            }
+            state.step(&self.args)?;
+        }
+        // Reuses the group row's buffers (see Value::clone_from).
+        if rep.len() == r.len() {
+            rep.clone_from_slice(r);
+        } else {
+            *rep = r.to_vec();
+        }
+        Ok(())
+    }
+
+    /// The group rows (last row, then aggregate results) in group-key
+    /// order, as SQLite's sorter returns them, HAVING applied.
+    fn finish(self, width: usize, ex: &mut Exec, outer: Option<&Env>) -> Result<Vec<Row>> {
+        let mut groups = self.groups;
+        if groups.is_empty() && self.agg.group_by.is_empty() {
+            let states = Grouping::new(self.agg).new_states()?;
+            groups.push((Vec::new(), vec![Value::Null; width], states));
+        }
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut staged = Vec::with_capacity(groups.len());
+        for (_, mut rep, states) in groups {
+            for mut s in states {
+                rep.push(s.finish()?);
+            }
+            if let Some(h) = &self.agg.having {
+                if !h.test(&Env::new(&rep, outer), ex)? {
+                    continue;
+                }
+            }
+            staged.push(rep);
+        }
+        Ok(staged)
+    }
+}
+
+/// Evaluates the projection and ORDER BY keys of one output row.
+fn project(
+    plan: &SelectPlan,
+    r: &[Value],
+    ex: &mut Exec,
+    outer: Option<&Env>,
+    out: &mut Vec<(Row, Vec<Value>)>,
+) -> Result<()> {
+    let env = Env::new(r, outer);
+    let values = plan
+        .projection
+        .iter()
+        .map(|e| e.eval(&env, ex))
+        .collect::<Result<Row>>()?;
+    let keys = plan
+        .order
+        .iter()
+        .map(|k| k.expr.eval(&env, ex))
+        .collect::<Result<Vec<_>>>()?;
+    out.push((values, keys));
+    Ok(())
+}
+
 fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<Vec<Row>> {
-    let mut joined = Vec::new();
     let env = Env::new(&[], outer);
     let mut pass = true;
     for f in &plan.pre_filters {
@@ -266,90 +390,37 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
             break;
         }
     }
+    // Joined rows stream into the grouping, or straight into the
+    // projection; only window functions need them all at once.
+    let mut out: Vec<(Row, Vec<Value>)> = Vec::new();
+    let mut staged: Vec<Row> = Vec::new();
+    let mut grouping = plan.aggregate.as_ref().map(Grouping::new);
     if pass {
         let mut row = vec![Value::Null; plan.width];
-        let mut cache: Vec<Option<Rc<Vec<Row>>>> = plan.levels.iter().map(|_| None).collect();
-        join(plan, 0, &mut row, &mut cache, ex, outer, &mut joined)?;
+        let mut cache: Vec<LevelState> =
+            plan.levels.iter().map(|_| LevelState::default()).collect();
+        let direct = plan.windows.is_none();
+        let mut sink = |r: &[Value], ex: &mut Exec| match &mut grouping {
+            Some(g) => g.step(r, ex, outer),
+            None if direct => project(plan, r, ex, outer, &mut out),
+            None => {
+                staged.push(r.to_vec());
+                Ok(())
+            }
+        };
+        join(plan, 0, &mut row, &mut cache, ex, outer, &mut sink)?;
     }
-    let mut out: Vec<(Row, Vec<Value>)> = Vec::new();
-    let emit = |r: &[Value], ex: &mut Exec, out: &mut Vec<(Row, Vec<Value>)>| -> Result<()> {
-        let env = Env::new(r, outer);
-        let values = plan
-            .projection
-            .iter()
-            .map(|e| e.eval(&env, ex))
-            .collect::<Result<Row>>()?;
-        let keys = plan
-            .order
-            .iter()
-            .map(|k| k.expr.eval(&env, ex))
-            .collect::<Result<Vec<_>>>()?;
-        out.push((values, keys));
-        Ok(())
-    };
-    // The rows the projection reads: joined rows, or group rows.
-    let mut staged: Vec<Row> = Vec::new();
-    match &plan.aggregate {
-        None => staged = joined,
-        Some(agg) => {
-            let mut groups: Groups = BTreeMap::new();
-            let new_states = || -> Result<Vec<Box<dyn func::Aggregate>>> {
-                agg.aggs
-                    .iter()
-                    .map(|a| {
-                        func::aggregate(&a.name, a.args.len(), a.distinct).ok_or_else(|| {
-                            Error::NotFound(format!("no such aggregate: {}", a.name))
-                        })
-                    })
-                    .collect()
-            };
-            let mut key = Vec::new();
-            let mut args = Vec::new();
-            for r in joined {
-                let env = Env::new(&r, outer);
-                key.clear();
-                for (g, coll) in &agg.group_by {
-                    push_key(&g.eval(&env, ex)?, *coll, &mut key);
-                }
-                if !groups.contains_key(&key) {
-                    groups.insert(key.clone(), (Vec::new(), new_states()?));
-                }
-                let (rep, states) = groups.get_mut(&key).expect("inserted above");
-                for (spec, state) in agg.aggs.iter().zip(states.iter_mut()) {
-                    if let Some(f) = &spec.filter {
-                        if !f.test(&env, ex)? {
-                            continue;
-                        }
-                    }
-                    args.clear();
-                    for a in &spec.args {
-                        args.push(a.eval(&env, ex)?);
-                    }
-                    state.step(&args)?;
-                }
-                *rep = r;
-            }
-            if groups.is_empty() && agg.group_by.is_empty() {
-                groups.insert(Vec::new(), (vec![Value::Null; plan.width], new_states()?));
-            }
-            for (_, (mut rep, states)) in groups {
-                for mut s in states {
-                    rep.push(s.finish()?);
-                }
-                if let Some(h) = &agg.having {
-                    if !h.test(&Env::new(&rep, outer), ex)? {
-                        continue;
-                    }
-                }
-                staged.push(rep);
-            }
-        }
+    if let Some(g) = grouping {
+        staged = g.finish(plan.width, ex, outer)?;
     }
+    let direct = plan.windows.is_none() && plan.aggregate.is_none();
     if let Some(w) = &plan.windows {
         staged = window::run(w, staged, ex, outer)?;
     }
-    for r in &staged {
-        emit(r, ex, &mut out)?;
+    if !direct {
+        for r in &staged {
+            project(plan, r, ex, outer, &mut out)?;
+        }
     }
     if plan.distinct {
         let mut seen = FxHashSet::default();
@@ -361,47 +432,138 @@ fn run_select(plan: &SelectPlan, ex: &mut Exec, outer: Option<&Env>) -> Result<V
     Ok(sort(out, &plan.order))
 }
 
+/// Rows found by rowid that a dependent level keeps, at most.
+const MEMO_ROWS: usize = 4096;
+
+/// What a level keeps across the outer rows of one run of its query. A
+/// query writes nothing, so rows read once stay valid for the whole run.
+#[derive(Default)]
+struct LevelState {
+    /// The candidates of an inner level that reads no outer row.
+    rows: Option<Rc<Vec<Row>>>,
+    /// A dependent `rowid = expr` level's rows by rowid (None: no row),
+    /// so that outer rows repeating a value (a foreign key into a small
+    /// table) do not search the tree again, as PostgreSQL's Memoize.
+    memo: FxHashMap<i64, Option<Row>>,
+}
+
+/// Runs the levels from `depth` on for the row built so far, handing
+/// every complete row to `sink`; `cache[0]` is this level's state.
 #[allow(clippy::too_many_arguments)]
 fn join(
     plan: &SelectPlan,
     depth: usize,
-    row: &mut Row,
-    cache: &mut [Option<Rc<Vec<Row>>>],
+    row: &mut [Value],
+    cache: &mut [LevelState],
     ex: &mut Exec,
     outer: Option<&Env>,
-    out: &mut Vec<Row>,
+    sink: &mut Sink,
 ) -> Result<()> {
     let Some(level) = plan.levels.get(depth) else {
-        out.push(row.clone());
-        return Ok(());
+        return sink(row, ex);
     };
-    let candidates = match &cache[depth] {
-        Some(rows) => rows.clone(),
-        None => {
-            let rows = Rc::new(fetch(level, &Env::new(row, outer), ex)?);
-            if !level.dependent {
-                cache[depth] = Some(rows.clone());
-            }
-            rows
-        }
-    };
+    let (mine, rest) = cache.split_first_mut().expect("a cache slot per level");
     let range = level.offset..level.offset + level.width;
-    let mut matched = false;
-    for cand in candidates.iter() {
-        row[range.clone()].clone_from_slice(cand);
-        let env = Env::new(row, outer);
-        if level.left && !all(&level.on, &env, ex)? {
-            continue;
+    // Materialised candidates, or None to stream a table's rows.
+    let rows: Option<Rc<Vec<Row>>> = match (&level.source, &mine.rows) {
+        (_, Some(rows)) => Some(rows.clone()),
+        (Source::Table(_), None) if depth == 0 || level.dependent => None,
+        (Source::Table(t), None) => {
+            let mut rows = Vec::new();
+            let env = Env::new(row, outer);
+            for (_, r) in fetch_table(t, &level.access, &env, ex)? {
+                rows.push(r);
+            }
+            let rows = Rc::new(rows);
+            mine.rows = Some(rows.clone());
+            Some(rows)
         }
-        matched = true;
-        if all(&level.filters, &env, ex)? {
-            join(plan, depth + 1, row, cache, ex, outer, out)?;
+        (Source::Query(q), None) => {
+            let rows = Rc::new(run_query(q, ex, None)?);
+            if !level.dependent {
+                mine.rows = Some(rows.clone());
+            }
+            Some(rows)
+        }
+        (Source::Cte(id), None) => Some(ex.ctes.get(id).cloned().unwrap_or_default()),
+    };
+    let mut matched = false;
+    {
+        let mut visit = |row: &mut [Value], ex: &mut Exec| -> Result<()> {
+            let env = Env::new(row, outer);
+            if level.left && !all(&level.on, &env, ex)? {
+                return Ok(());
+            }
+            matched = true;
+            if all(&level.filters, &env, ex)? {
+                join(plan, depth + 1, row, rest, ex, outer, sink)?;
+            }
+            Ok(())
+        };
+        match (rows, &level.source, &level.access) {
+            (Some(rows), _, _) => {
+                for cand in rows.iter() {
+                    row[range.clone()].clone_from_slice(cand);
+                    visit(row, ex)?;
+                }
+            }
+            (None, Source::Table(t), Access::Rowid(Probe::Eq(values))) if values.len() == 1 => {
+                let rowid = rowid_probe(&values[0], &Env::new(row, outer), ex)?;
+                match rowid.map(|r| (r, mine.memo.get(&r))) {
+                    // No integer: no row has that rowid.
+                    None | Some((_, Some(None))) => {}
+                    Some((_, Some(Some(cand)))) => {
+                        row[range.clone()].clone_from_slice(cand);
+                        visit(row, ex)?;
+                    }
+                    Some((rowid, None)) => {
+                        let id = rows::tree(ex.engine, ex.txn, &t.tree)?;
+                        let mut key = Vec::with_capacity(10);
+                        let found = read_rowid(t, id, rowid, &mut key, row, level.offset, ex)?;
+                        if mine.memo.len() < MEMO_ROWS {
+                            let cand = found.then(|| row[range.clone()].to_vec());
+                            mine.memo.insert(rowid, cand);
+                        }
+                        if found {
+                            visit(row, ex)?;
+                        }
+                    }
+                }
+            }
+            (None, Source::Table(t), access) => {
+                for_each_row(
+                    t,
+                    access,
+                    row,
+                    level.offset,
+                    outer,
+                    ex,
+                    &mut |_, row, ex| visit(row, ex),
+                )?;
+            }
+            (None, _, _) => unreachable!("only table levels stream"),
         }
     }
+    finish_level(plan, depth, level, matched, row, rest, ex, outer, sink)
+}
+
+/// A LEFT JOIN level that matched nothing joins one row of NULLs.
+#[allow(clippy::too_many_arguments)]
+fn finish_level(
+    plan: &SelectPlan,
+    depth: usize,
+    level: &Level,
+    matched: bool,
+    row: &mut [Value],
+    rest: &mut [LevelState],
+    ex: &mut Exec,
+    outer: Option<&Env>,
+    sink: &mut Sink,
+) -> Result<()> {
     if level.left && !matched {
-        row[range].fill(Value::Null);
+        row[level.offset..level.offset + level.width].fill(Value::Null);
         if all(&level.filters, &Env::new(row, outer), ex)? {
-            join(plan, depth + 1, row, cache, ex, outer, out)?;
+            join(plan, depth + 1, row, rest, ex, outer, sink)?;
         }
     }
     Ok(())
@@ -416,189 +578,69 @@ fn all(conds: &[Expr], env: &Env, ex: &mut Exec) -> Result<bool> {
     Ok(true)
 }
 
-/// The candidate rows of a level for the current outer row.
-pub fn fetch(level: &Level, env: &Env, ex: &mut Exec) -> Result<Vec<Row>> {
-    match &level.source {
-        Source::Table(t) => Ok(fetch_table(t, &level.access, env, ex)?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect()),
-        Source::Query(q) => run_query(q, ex, None),
-        Source::Cte(id) => Ok(ex
-            .ctes
-            .get(id)
-            .map(|rows| rows.as_ref().clone())
-            .unwrap_or_default()),
+#[cfg(test)]
+mod tests {
+    use crate::sql::{Database, Session, Value};
+
+    fn ints(db: &mut Database, s: &mut Session, sql: &str) -> Vec<i64> {
+        let mut r = db.execute(s, sql, &[]).unwrap();
+        let row = r.pop().unwrap().rows.pop().unwrap();
+        row.iter()
+            .map(|v| match v {
+                Value::Integer(i) => *i,
+                other => panic!("expected an integer, got {other:?}"),
+            })
+            .collect()
     }
-}
 
-/// A probe value converted for a key column: affinity applied, and None
-/// when it can match nothing (NULL).
-fn probe_value(e: &Expr, env: &Env, ex: &mut Exec, aff: Affinity) -> Result<Option<Value>> {
-    let v = e.eval(env, ex)?;
-    if v.is_null() {
-        return Ok(None);
+    /// A dependent rowid level remembers rows it read (and rowids it did
+    /// not find) up to MEMO_ROWS: results must not depend on it, past the
+    /// cap, for missing rows and for LEFT JOIN.
+    #[test]
+    fn remembered_rowid_lookups_match_fresh_ones() {
+        let mut db = Database::open_memory().unwrap();
+        let mut s = Session::new();
+        let n: i64 = super::MEMO_ROWS as i64 + 1500;
+        db.execute(
+            &mut s,
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, g INTEGER); \
+             CREATE TABLE g(id INTEGER PRIMARY KEY, name TEXT); BEGIN",
+            &[],
+        )
+        .unwrap();
+        for i in 0..2 * n {
+            let p = [Value::Integer(i), Value::Integer(i % n)];
+            db.execute(&mut s, "INSERT INTO t VALUES (?1, ?2)", &p)
+                .unwrap();
+        }
+        // Only even ids exist in g.
+        for i in (0..n).step_by(2) {
+            let p = [Value::Integer(i), Value::Text(format!("n{i}"))];
+            db.execute(&mut s, "INSERT INTO g VALUES (?1, ?2)", &p)
+                .unwrap();
+        }
+        db.execute(&mut s, "COMMIT", &[]).unwrap();
+        let evens: Vec<i64> = (0..n).filter(|i| i % 2 == 0).collect();
+        let inner = ints(
+            &mut db,
+            &mut s,
+            "SELECT count(*), sum(g.id), count(g.name) FROM t JOIN g ON t.g = g.id",
+        );
+        let sum: i64 = evens.iter().sum();
+        let found = evens.len() as i64;
+        assert_eq!(inner, vec![2 * found, 2 * sum, 2 * found]);
+        let left = ints(
+            &mut db,
+            &mut s,
+            "SELECT count(*), count(g.id), sum(g.id) FROM t LEFT JOIN g ON t.g = g.id",
+        );
+        assert_eq!(left, vec![2 * n, 2 * found, 2 * sum]);
+        // Probe values that are no integer match nothing.
+        let odd = ints(
+            &mut db,
+            &mut s,
+            "SELECT count(*) FROM t JOIN g ON g.id = t.g + 0.5 WHERE t.id < 100",
+        );
+        assert_eq!(odd, vec![0]);
     }
-    Ok(Some(match aff {
-        Affinity::Integer | Affinity::Real | Affinity::Numeric => {
-            apply_affinity(v, Affinity::Numeric)
-        }
-        other => apply_affinity(v, other),
-    }))
-}
-
-/// Rows (with table keys) of table `t` that `access` may match.
-pub fn fetch_table(
-    t: &Table,
-    access: &Access,
-    env: &Env,
-    ex: &mut Exec,
-) -> Result<Vec<(Vec<u8>, Row)>> {
-    match access {
-        Access::Scan => rows::scan(ex.engine, ex.txn, t, Bound::Unbounded, Bound::Unbounded),
-        Access::Rowid(Probe::Eq(values)) => {
-            let mut out = Vec::new();
-            let mut seen = FxHashSet::default();
-            for e in values {
-                let rowid = match probe_value(e, env, ex, Affinity::Integer)? {
-                    Some(Value::Integer(i)) => i,
-                    Some(Value::Real(f)) if f.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&f) => {
-                        f as i64
-                    }
-                    _ => continue,
-                };
-                if !seen.insert(rowid) {
-                    continue;
-                }
-                let mut key = Vec::with_capacity(10);
-                keycode::encode_i64(rowid, &mut key);
-                if let Some(row) = rows::get(ex.engine, ex.txn, t, &key)? {
-                    out.push((key, row));
-                }
-            }
-            if values.len() > 1 {
-                out.sort_by(|a, b| a.0.cmp(&b.0));
-            }
-            Ok(out)
-        }
-        Access::Rowid(Probe::Range { lo, hi }) => {
-            let Some((lo, hi)) =
-                range_bounds(lo, hi, env, ex, Affinity::Integer, Collation::Binary, false)?
-            else {
-                return Ok(Vec::new());
-            };
-            rows::scan(ex.engine, ex.txn, t, as_ref(&lo), as_ref(&hi))
-        }
-        Access::Index {
-            index,
-            probe,
-            aff,
-            coll,
-        } => {
-            let idx = &t.indexes[*index];
-            let mut keys = Vec::new();
-            match probe {
-                Probe::Eq(values) => {
-                    let mut seen = FxHashSet::default();
-                    let mut prefixes = Vec::new();
-                    for e in values {
-                        let Some(v) = probe_value(e, env, ex, *aff)? else {
-                            continue;
-                        };
-                        let mut prefix = Vec::new();
-                        push_key(&v, *coll, &mut prefix);
-                        if seen.insert(prefix.clone()) {
-                            prefixes.push(prefix);
-                        }
-                    }
-                    prefixes.sort();
-                    for prefix in prefixes {
-                        let end = rows::prefix_end(&prefix);
-                        keys.extend(rows::index_scan(
-                            ex.engine,
-                            ex.txn,
-                            idx,
-                            Bound::Included(&prefix),
-                            Bound::Excluded(&end),
-                            usize::MAX,
-                        )?);
-                    }
-                }
-                Probe::Range { lo, hi } => {
-                    let Some((lo, hi)) = range_bounds(lo, hi, env, ex, *aff, *coll, true)? else {
-                        return Ok(Vec::new());
-                    };
-                    keys = rows::index_scan(
-                        ex.engine,
-                        ex.txn,
-                        idx,
-                        as_ref(&lo),
-                        as_ref(&hi),
-                        usize::MAX,
-                    )?;
-                }
-            }
-            let mut out = Vec::with_capacity(keys.len());
-            for key in keys {
-                if let Some(row) = rows::get(ex.engine, ex.txn, t, &key)? {
-                    out.push((key, row));
-                }
-            }
-            Ok(out)
-        }
-    }
-}
-
-fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    b.as_ref().map(Vec::as_slice)
-}
-
-/// Key bounds for a range probe; None when a bound is NULL (nothing
-/// matches). Index keys carry a suffix after the probed column, so their
-/// bounds are prefix bounds; a lower bound always skips NULL entries.
-#[allow(clippy::type_complexity)]
-fn range_bounds(
-    lo: &Option<(Expr, bool)>,
-    hi: &Option<(Expr, bool)>,
-    env: &Env,
-    ex: &mut Exec,
-    aff: Affinity,
-    coll: Collation,
-    prefixed: bool,
-) -> Result<Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>> {
-    let encode =
-        |b: &Option<(Expr, bool)>, ex: &mut Exec| -> Result<Option<Option<(Vec<u8>, bool)>>> {
-            match b {
-                None => Ok(Some(None)),
-                Some((e, inclusive)) => match probe_value(e, env, ex, aff)? {
-                    None => Ok(None),
-                    Some(v) => {
-                        let mut key = Vec::new();
-                        push_key(&v, coll, &mut key);
-                        Ok(Some(Some((key, *inclusive))))
-                    }
-                },
-            }
-        };
-    let Some(lo) = encode(lo, ex)? else {
-        return Ok(None);
-    };
-    let Some(hi) = encode(hi, ex)? else {
-        return Ok(None);
-    };
-    // The NULL key is the single byte 0x05; every other value starts higher.
-    let skip_nulls = Bound::Included(vec![0x06]);
-    let lo = match lo {
-        None => skip_nulls,
-        Some((k, true)) => Bound::Included(k),
-        Some((k, false)) if prefixed => Bound::Excluded(rows::prefix_end(&k)),
-        Some((k, false)) => Bound::Excluded(k),
-    };
-    let hi = match hi {
-        None => Bound::Unbounded,
-        Some((k, true)) if prefixed => Bound::Included(rows::prefix_end(&k)),
-        Some((k, true)) => Bound::Included(k),
-        Some((k, false)) => Bound::Excluded(k),
-    };
-    Ok(Some((lo, hi)))
 }

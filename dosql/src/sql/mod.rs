@@ -19,6 +19,7 @@ pub mod cdc;
 pub mod func;
 pub mod value;
 
+mod access;
 mod alter;
 mod bind;
 mod database;

@@ -101,24 +101,35 @@ pub fn stored_len(bytes: &[u8]) -> Result<usize> {
 /// Decodes a record into exactly `width` values: missing trailing values
 /// are NULL, extra ones are corruption.
 pub fn decode_row(bytes: &[u8], width: usize) -> Result<Vec<Value>> {
+    let mut values = vec![Value::Null; width];
+    decode_row_into(bytes, &mut values)?;
+    Ok(values)
+}
+
+/// Decodes a record into `out` (one slot per column): missing trailing
+/// values are NULL, extra ones are corruption. Text and blob slots keep
+/// their allocation, so a buffer row reused across a scan decodes without
+/// allocating once its strings have grown to size.
+pub fn decode_row_into(bytes: &[u8], out: &mut [Value]) -> Result<()> {
     let mut pos = 0;
     let count = get_varint(bytes, &mut pos)?;
-    if count > width as u64 {
+    if count > out.len() as u64 {
         return Err(corruption!(
-            "row record holds {count} values, the table has {width} columns"
+            "row record holds {count} values, the table has {} columns",
+            out.len()
         ));
     }
-    let mut values = Vec::with_capacity(width);
-    for _ in 0..count {
+    let (stored, missing) = out.split_at_mut(count as usize);
+    for slot in stored {
         let tag = *bytes
             .get(pos)
             .ok_or_else(|| corruption!("row record truncated before a value"))?;
         pos += 1;
-        values.push(match tag {
-            TAG_NULL => Value::Null,
+        match tag {
+            TAG_NULL => *slot = Value::Null,
             TAG_INTEGER => {
                 let z = get_varint(bytes, &mut pos)?;
-                Value::Integer(((z >> 1) as i64) ^ -((z & 1) as i64))
+                *slot = Value::Integer(((z >> 1) as i64) ^ -((z & 1) as i64));
             }
             TAG_REAL => {
                 let raw = take(bytes, &mut pos, 8)?;
@@ -126,21 +137,34 @@ pub fn decode_row(bytes: &[u8], width: usize) -> Result<Vec<Value>> {
                 if f.is_nan() {
                     return Err(corruption!("row record holds a NaN"));
                 }
-                Value::Real(f)
+                *slot = Value::Real(f);
             }
             TAG_TEXT => {
                 let len = get_varint(bytes, &mut pos)?;
                 let raw = take(bytes, &mut pos, len)?;
                 let s = std::str::from_utf8(raw)
                     .map_err(|_| corruption!("row record text is not UTF-8"))?;
-                Value::Text(s.to_owned())
+                match slot {
+                    Value::Text(t) => {
+                        t.clear();
+                        t.push_str(s);
+                    }
+                    _ => *slot = Value::Text(s.to_owned()),
+                }
             }
             TAG_BLOB => {
                 let len = get_varint(bytes, &mut pos)?;
-                Value::Blob(take(bytes, &mut pos, len)?.to_vec())
+                let raw = take(bytes, &mut pos, len)?;
+                match slot {
+                    Value::Blob(b) => {
+                        b.clear();
+                        b.extend_from_slice(raw);
+                    }
+                    _ => *slot = Value::Blob(raw.to_vec()),
+                }
             }
             other => return Err(corruption!("row record has unknown value tag {other}")),
-        });
+        }
     }
     if pos != bytes.len() {
         return Err(corruption!(
@@ -148,8 +172,8 @@ pub fn decode_row(bytes: &[u8], width: usize) -> Result<Vec<Value>> {
             bytes.len() - pos
         ));
     }
-    values.resize(width, Value::Null);
-    Ok(values)
+    missing.fill(Value::Null);
+    Ok(())
 }
 
 #[cfg(test)]

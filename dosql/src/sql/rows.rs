@@ -21,7 +21,7 @@ use std::ops::Bound;
 use crate::error::{Error, Result};
 use crate::keycode::{self, Direction, KeyValue};
 use crate::mvcc::{Engine, TreeId, TxnId};
-use crate::sql::record::{decode_row, encode_row, stored_len};
+use crate::sql::record::{decode_row_into, encode_row, stored_len};
 use crate::sql::schema::{Index, Table};
 use crate::sql::value::apply_affinity;
 use crate::sql::value::{Collation, Value};
@@ -51,9 +51,22 @@ pub fn key_value(v: &Value, coll: Collation) -> KeyValue {
     }
 }
 
-/// Appends the key column encoding of `v` to `out`.
+/// Appends the key column encoding of `v` to `out`: the bytes of
+/// `encode_column(key_value(v, coll))`, without copying the value (this
+/// runs per row for index entries and GROUP BY keys).
 pub fn push_key(v: &Value, coll: Collation, out: &mut Vec<u8>) {
-    keycode::encode_column(&key_value(v, coll), Direction::Asc, out);
+    match v {
+        Value::Integer(i) => keycode::encode_i64(*i, out),
+        Value::Text(s) => match coll {
+            Collation::Binary => keycode::encode_text(s, out),
+            Collation::NoCase => keycode::encode_text(&s.to_ascii_lowercase(), out),
+            Collation::RTrim => keycode::encode_text(s.trim_end_matches(' '), out),
+        },
+        Value::Blob(b) => keycode::encode_blob(b, out),
+        Value::Null | Value::Real(_) => {
+            keycode::encode_column(&key_value(v, coll), Direction::Asc, out)
+        }
+    }
 }
 
 /// The table key of a row.
@@ -74,24 +87,32 @@ pub fn table_key(table: &Table, row: &[Value]) -> Vec<u8> {
 
 /// Decodes a stored row into the executor's layout.
 pub fn decode(table: &Table, key: &[u8], value: &[u8]) -> Result<Row> {
+    let mut row = vec![Value::Null; table.width()];
+    decode_into(table, key, value, &mut row)?;
+    Ok(row)
+}
+
+/// [`decode`] into `out` (`table.width()` slots), reusing the slots'
+/// text and blob buffers.
+pub fn decode_into(table: &Table, key: &[u8], value: &[u8], out: &mut [Value]) -> Result<()> {
     let n = table.columns.len();
-    let mut row = decode_row(value, n)?;
+    decode_row_into(value, &mut out[..n])?;
     // Columns added by ALTER TABLE after the row was written read their
     // DEFAULT (a literal, with the column's affinity), as in SQLite.
     let stored = stored_len(value)?;
     for (i, c) in table.columns.iter().enumerate().skip(stored) {
         if let Some(v) = c.default.as_ref().and_then(literal_value) {
-            row[i] = apply_affinity(v, c.affinity);
+            out[i] = apply_affinity(v, c.affinity);
         }
     }
     if !table.without_rowid {
         let rowid = keycode::decode_i64(key)?;
         if let Some(alias) = table.rowid_alias {
-            row[alias] = Value::Integer(rowid);
+            out[alias] = Value::Integer(rowid);
         }
-        row.push(Value::Integer(rowid));
+        out[n] = Value::Integer(rowid);
     }
-    Ok(row)
+    Ok(())
 }
 
 /// The value of a literal DEFAULT (what ALTER TABLE ADD COLUMN allows):
@@ -274,6 +295,27 @@ mod tests {
             key_value(&v, Collation::Binary),
             KeyValue::Text("AbC  ".into())
         );
+    }
+
+    #[test]
+    fn push_key_matches_the_owned_encoding() {
+        let values = [
+            Value::Null,
+            Value::Integer(-7),
+            Value::Integer(i64::MAX),
+            Value::Real(2.5),
+            Value::Text("Ab\0c  ".into()),
+            Value::Blob(vec![0, 1, 255]),
+        ];
+        for v in &values {
+            for coll in [Collation::Binary, Collation::NoCase, Collation::RTrim] {
+                let mut fast = Vec::new();
+                push_key(v, coll, &mut fast);
+                let mut owned = Vec::new();
+                keycode::encode_column(&key_value(v, coll), Direction::Asc, &mut owned);
+                assert_eq!(fast, owned, "{v:?} {coll:?}");
+            }
+        }
     }
 
     #[test]

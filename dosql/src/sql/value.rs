@@ -36,7 +36,7 @@ pub use pattern::{glob, like};
 use num::{atof, atoi64, double_to_i64, real_same_as_int, real_to_i64};
 
 /// One SQL value.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Value {
     /// SQL NULL.
     Null,
@@ -48,6 +48,29 @@ pub enum Value {
     Text(String),
     /// Raw bytes.
     Blob(Vec<u8>),
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Value {
+        match self {
+            Value::Null => Value::Null,
+            Value::Integer(i) => Value::Integer(*i),
+            Value::Real(f) => Value::Real(*f),
+            Value::Text(s) => Value::Text(s.clone()),
+            Value::Blob(b) => Value::Blob(b.clone()),
+        }
+    }
+
+    /// Reuses the text or blob buffer already here: the executor copies
+    /// values into rows it keeps across many input rows (a join's row, a
+    /// group's last row), which then stop allocating per row.
+    fn clone_from(&mut self, source: &Value) {
+        match (self, source) {
+            (Value::Text(d), Value::Text(s)) => d.clone_from(s),
+            (Value::Blob(d), Value::Blob(s)) => d.clone_from(s),
+            (d, s) => *d = s.clone(),
+        }
+    }
 }
 
 impl Value {
