@@ -9,19 +9,19 @@
 //!   LAKE_DIR/bucket/    the bucket's objects, one file per key
 //! ```
 //!
-//! The catalog is sans-IO (`dolake::catalog`): a write is prepared under
-//! the engine lock, its metadata objects are written to files (atomically:
-//! temporary file, then rename) with the lock released, then applied under
-//! the lock again; the apply step re-checks the base, so concurrent commits
-//! cannot lose an update. All of this runs on blocking threads, never on
-//! an async worker. Both routes take the server's token: the catalog as a
+//! The catalog is sans-IO (`dolake::catalog`): a write is prepared on the
+//! engine's thread, its metadata objects are written to files (atomically:
+//! temporary file, then rename) on a blocking thread, then applied on the
+//! engine's thread again; the apply step re-checks the base, so concurrent
+//! commits cannot lose an update. The engine lives on a thread of its own
+//! (as databases do, see db.rs) and is never touched by an async worker. Both routes take the server's token: the catalog as a
 //! bearer token, the bucket as the access key id of a SigV4 `Authorization`
 //! (or as a bearer token).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::UNIX_EPOCH;
 
 use axum::body::{Body, Bytes};
@@ -32,6 +32,7 @@ use dolake::s3::{self, ObjectMeta, S3Error};
 use dosql::mvcc::{Engine, EngineConfig};
 use dosql_service::transport;
 use rand::RngCore;
+use tokio::sync::oneshot;
 
 use crate::db::now_ms;
 
@@ -41,13 +42,29 @@ pub const BUCKET: &str = "lake";
 /// Page size of the catalog's engine.
 const PAGE_SIZE: u32 = 4096;
 
+type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+
 /// The catalog and bucket of one server.
 pub struct Lake {
     catalog: Catalog,
-    engine: Mutex<Engine>,
-    state_dir: PathBuf,
+    /// To the thread that owns the catalog's engine.
+    jobs: mpsc::Sender<Job>,
     bucket_dir: PathBuf,
     token: String,
+}
+
+/// Owns the engine: runs jobs in order, reopening the engine first when a
+/// storage failure poisoned it (what is durable is in the files).
+fn run(mut engine: Engine, dir: &Path, inbox: mpsc::Receiver<Job>) {
+    while let Ok(job) = inbox.recv() {
+        if engine.is_poisoned() {
+            match Engine::open_dir(dir, PAGE_SIZE, EngineConfig::default()) {
+                Ok(e) => engine = e,
+                Err(e) => eprintln!("catalog {} cannot be reopened: {e}", dir.display()),
+            }
+        }
+        job(&mut engine);
+    }
 }
 
 impl Lake {
@@ -58,8 +75,6 @@ impl Lake {
         let bucket_dir = dir.join("bucket");
         std::fs::create_dir_all(&bucket_dir)
             .map_err(|e| format!("cannot create {}: {e}", bucket_dir.display()))?;
-        let engine = Engine::open_dir(&state_dir, PAGE_SIZE, EngineConfig::default())
-            .map_err(|e| format!("cannot open the catalog in {}: {e}", state_dir.display()))?;
         let client_properties = BTreeMap::from([
             ("s3.endpoint".to_owned(), format!("http://{addr}/s3")),
             ("s3.path-style-access".to_owned(), "true".to_owned()),
@@ -75,33 +90,63 @@ impl Lake {
             client_properties,
         })
         .map_err(|e| e.message)?;
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready, opened) = mpsc::channel();
+        // The engine is not Send: it is opened on the thread that owns it.
+        std::thread::Builder::new()
+            .name("lake-catalog".into())
+            .spawn(
+                move || match Engine::open_dir(&state_dir, PAGE_SIZE, EngineConfig::default()) {
+                    Ok(engine) => {
+                        let _ = ready.send(Ok(()));
+                        run(engine, &state_dir, inbox);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(format!(
+                            "cannot open the catalog in {}: {e}",
+                            state_dir.display()
+                        )));
+                    }
+                },
+            )
+            .map_err(|e| format!("cannot start the catalog thread: {e}"))?;
+        opened
+            .recv()
+            .map_err(|_| "the catalog thread stopped".to_owned())??;
         Ok(Lake {
             catalog,
-            engine: Mutex::new(engine),
-            state_dir,
+            jobs,
             bucket_dir,
             token: token.to_owned(),
         })
     }
 
-    /// Runs `f` on the engine, reopening it first if a storage failure
-    /// poisoned it (what is durable is in the files).
-    fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> Result<R, RestError> {
-        let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        if engine.is_poisoned() {
-            *engine = Engine::open_dir(&self.state_dir, PAGE_SIZE, EngineConfig::default())
-                .map_err(RestError::from)?;
-        }
-        Ok(f(&mut engine))
+    /// Runs `f` on the engine's thread and returns its answer.
+    async fn with_engine<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+    ) -> Result<R, RestError> {
+        let stopped = || {
+            RestError::new(
+                dolake::catalog::Kind::Internal,
+                "the catalog thread stopped",
+            )
+        };
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |engine| {
+            let _ = reply.send(f(engine));
+        });
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
     }
 
     /// One catalog request, from parse to answer.
-    fn catalog_request(
-        &self,
-        method: &str,
-        path: &str,
-        query: &str,
-        body: &[u8],
+    async fn catalog_request(
+        self: Arc<Self>,
+        method: Method,
+        path: String,
+        query: String,
+        body: Bytes,
     ) -> dolake::catalog::Response {
         let mut entropy = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut entropy);
@@ -109,29 +154,43 @@ impl Lake {
             now_ms: now_ms() as i64,
             entropy,
         };
-        let request = Request {
-            method,
-            path,
-            query,
-            body,
+        let catalog = self.catalog.clone();
+        let step = self
+            .with_engine(move |e| {
+                let request = Request {
+                    method: method.as_str(),
+                    path: &path,
+                    query: &query,
+                    body: &body,
+                };
+                catalog.handle(e, &request, &env)
+            })
+            .await;
+        let internal = |m: String| {
+            dolake::catalog::Response::error(&RestError::new(dolake::catalog::Kind::Internal, m))
         };
-        let step = match self.with_engine(|e| self.catalog.handle(e, &request, &env)) {
-            Ok(step) => step,
+        let prepared = match step {
+            Ok(Step::Done(response)) => return response,
+            Ok(Step::Write(prepared)) => prepared,
             Err(e) => return dolake::catalog::Response::error(&e),
         };
-        match step {
-            Step::Done(response) => response,
-            Step::Write(prepared) => {
-                for object in &prepared.objects {
-                    if let Err(e) = self.put(object) {
-                        let e = RestError::new(dolake::catalog::Kind::Internal, e);
-                        return dolake::catalog::Response::error(&e);
-                    }
-                }
-                self.with_engine(|e| self.catalog.apply(e, prepared))
-                    .unwrap_or_else(|e| dolake::catalog::Response::error(&e))
+        let lake = self.clone();
+        let put = tokio::task::spawn_blocking(move || {
+            for object in &prepared.objects {
+                lake.put(object)?;
             }
-        }
+            Ok::<_, String>(prepared)
+        })
+        .await;
+        let prepared = match put {
+            Ok(Ok(p)) => p,
+            Ok(Err(m)) => return internal(m),
+            Err(e) => return internal(format!("the put task failed: {e}")),
+        };
+        let catalog = self.catalog.clone();
+        self.with_engine(move |e| catalog.apply(e, prepared))
+            .await
+            .unwrap_or_else(|e| dolake::catalog::Response::error(&e))
     }
 
     /// Writes an object whole or not at all.
@@ -261,26 +320,11 @@ pub async fn iceberg(
         .unwrap_or(uri.path())
         .to_owned();
     let query = uri.query().unwrap_or("").to_owned();
-    let answer = tokio::task::spawn_blocking(move || {
-        lake.catalog_request(method.as_str(), &path, &query, &body)
-    })
-    .await;
-    match answer {
-        Ok(r) => {
-            let status =
-                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            match r.body {
-                Some(b) => {
-                    (status, [(header::CONTENT_TYPE, "application/json")], b).into_response()
-                }
-                None => status.into_response(),
-            }
-        }
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("catalog task failed: {e}"),
-        )
-            .into_response(),
+    let r = lake.catalog_request(method, path, query, body).await;
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match r.body {
+        Some(b) => (status, [(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        None => status.into_response(),
     }
 }
 
