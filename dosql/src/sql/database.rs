@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::invalid;
 use crate::mvcc::{system_clock, Engine, EngineConfig, TxnId};
 use crate::sql::bind::{Binder, SessionInfo};
+use crate::sql::cdc::{self, Cdc};
 use crate::sql::exec::{run_query, Exec};
 use crate::sql::func::FuncContext;
 use crate::sql::parse::{StatementCache, MAX_PARAMS};
@@ -98,7 +99,9 @@ impl Session {
 
 /// A SQL database.
 pub struct Database {
-    engine: Engine,
+    pub(super) engine: Engine,
+    /// Change capture: replication slots and the read resume point.
+    pub(super) cdc: Cdc,
     schema: Arc<Schema>,
     cache: StatementCache,
     plans: PlanCache,
@@ -122,12 +125,17 @@ fn is_ddl(stmt: &Statement) -> bool {
 impl Database {
     /// Opens the database in `engine`, loading its schema.
     pub fn open(mut engine: Engine) -> Result<Database> {
+        Cdc::hold_wal(&mut engine);
         let txn = engine.begin_read_only()?;
         let schema = Schema::load(&mut engine, txn);
         engine.rollback(txn)?;
+        let schema = schema?;
+        Cdc::register_existing(&mut engine, &schema)?;
+        let cdc = Cdc::open(&mut engine)?;
         Ok(Database {
             engine,
-            schema: Arc::new(schema?),
+            cdc,
+            schema: Arc::new(schema),
             cache: StatementCache::default(),
             plans: PlanCache::default(),
             clock: system_clock,
@@ -388,10 +396,18 @@ impl Database {
     }
 
     fn commit(&mut self, txn: OpenTxn) -> Result<()> {
+        if let Some(schema) = &txn.schema {
+            // Change capture resolves the trees' ids after they are gone.
+            if let Err(e) = cdc::register_trees(&mut self.engine, txn.id, schema) {
+                let _ = self.engine.rollback(txn.id);
+                return Err(e);
+            }
+        }
         self.engine.commit(txn.id)?;
         if let Some(schema) = txn.schema {
             self.schema = Arc::new(schema);
         }
+        self.cdc_after_commit();
         Ok(())
     }
 

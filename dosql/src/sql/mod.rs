@@ -15,6 +15,7 @@
 //! a column's declared type only gives it an *affinity* that converts
 //! values on the way in.
 
+pub mod cdc;
 pub mod func;
 pub mod value;
 
