@@ -10,6 +10,7 @@
 pub mod avro;
 pub mod error;
 pub mod iceberg;
+pub mod lake;
 pub mod parquet_file;
 pub mod sqltypes;
 
