@@ -12,6 +12,9 @@ pub mod error;
 pub mod iceberg;
 pub mod lake;
 pub mod parquet_file;
+pub mod reader;
 pub mod sqltypes;
+pub mod store;
+pub mod table;
 
 pub use error::{Error, Result};

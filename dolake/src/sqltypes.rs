@@ -89,14 +89,13 @@ pub fn coerce(v: &Value, ty: PrimitiveType) -> Option<Cell> {
     Some(match (v, ty) {
         (Value::Null, _) => Cell::Null,
         (Value::Integer(i), P::Long) => Cell::Long(*i),
-        (Value::Real(f), P::Long) => {
-            // Exact integral reals within i64 range only.
-            if f.fract() == 0.0 && *f >= -9.223_372_036_854_776e18 && *f < 9.223_372_036_854_776e18
-            {
-                Cell::Long(*f as i64)
-            } else {
-                return None;
-            }
+        // Exact integral reals within i64 range only.
+        (Value::Real(f), P::Long)
+            if f.fract() == 0.0
+                && *f >= -9.223_372_036_854_776e18
+                && *f < 9.223_372_036_854_776e18 =>
+        {
+            Cell::Long(*f as i64)
         }
         (Value::Integer(i), P::Double) if i.unsigned_abs() <= EXACT_DOUBLE as u64 => {
             Cell::Double(*i as f64)

@@ -55,6 +55,9 @@ pub enum Value {
     Map(Vec<(String, Value)>),
 }
 
+/// Slack for zero-size items (nulls, empty records) in one count.
+pub const MAX_EMPTY_ITEMS: u64 = 1 << 16;
+
 fn corrupt<T>(m: impl Into<String>) -> Result<T> {
     Err(Error::Corrupt(format!("avro: {}", m.into())))
 }
@@ -310,7 +313,19 @@ impl<'a> Reader<'a> {
         if n < 0 {
             self.read_long()?;
         }
-        Ok(n.unsigned_abs())
+        self.check_count(n.unsigned_abs())
+    }
+
+    /// Rejects an item count no input of this size can hold: every item but
+    /// a zero-size one takes a byte, and [`MAX_EMPTY_ITEMS`] bounds the
+    /// rest, so a forged count cannot make a reader loop or allocate
+    /// without end.
+    pub fn check_count(&self, n: u64) -> Result<u64> {
+        let remaining = (self.buf.len() - self.pos) as u64;
+        if n > remaining.saturating_add(MAX_EMPTY_ITEMS) {
+            return corrupt(format!("count {n} exceeds the data"));
+        }
+        Ok(n)
     }
 
     /// Decodes one value of `schema`.
@@ -450,6 +465,11 @@ mod tests {
     fn truncated_or_mismatched_data_is_an_error() {
         let schema = Schema::parse(r#"["null","string"]"#).unwrap();
         assert!(Reader::new(&[2, 10, b'a']).decode(&schema).is_err());
+        // A forged huge count of zero-size items is rejected, not looped on.
+        let nulls = Schema::parse(r#"{"type":"array","items":"null"}"#).unwrap();
+        let mut forged = Vec::new();
+        write_long(&mut forged, 1 << 40);
+        assert!(Reader::new(&forged).decode(&nulls).is_err());
         assert!(Reader::new(&[8]).decode(&schema).is_err());
         assert!(encode(&mut Vec::new(), &schema, &Value::Int(1)).is_err());
         assert!(Schema::parse(r#"{"type":"nope"}"#).is_err());

@@ -102,7 +102,8 @@ pub fn read(bytes: &[u8]) -> Result<Container> {
         let count = r.read_long()?;
         let block = r.read_bytes()?;
         let mut br = Reader::new(block);
-        for _ in 0..count.max(0) {
+        let count = br.check_count(u64::try_from(count).unwrap_or(u64::MAX))?;
+        for _ in 0..count {
             records.push(br.decode(&schema)?);
         }
         if r.take(16)? != sync.as_slice() {
