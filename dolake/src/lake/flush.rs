@@ -29,7 +29,7 @@ use shared_types::Value;
 use super::keys;
 use super::resolve::{resolve, NetEffect};
 use super::schema::LakeSchema;
-use super::state::{self, Entry, LakeTable, Position};
+use super::state::{self, Entry, LakeTable};
 use super::Lake;
 use crate::error::{Error, Result};
 use crate::sqltypes::SqlColumn;
@@ -50,10 +50,14 @@ pub struct FlushPlan {
     generation: u64,
     /// Per shard, the last LSN of the buffer entries the plan consumed.
     consumed: BTreeMap<String, u64>,
+    /// Per shard, the LSN up to which the snapshot includes its changes:
+    /// its high-water mark at prepare time (every change at or below it
+    /// was in the buffer the plan read).
+    lsns: BTreeMap<String, u64>,
     schema: LakeSchema,
     iceberg: IcebergTable,
     /// Row index changes: a new position, or `None` to remove the entry.
-    index: Vec<(Vec<u8>, Option<Position>)>,
+    index: Vec<(Vec<u8>, Option<RowPosition>)>,
 }
 
 /// What a completed flush committed, for the host to publish in the
@@ -103,21 +107,24 @@ impl Lake {
                 consumed.insert(shard.clone(), lsn);
                 entries.push((shard, Entry::decode(&v)?));
             }
+            // Both lookups read the same engine, one at a time.
+            let shared = std::cell::RefCell::new(&mut *engine);
             let net = resolve(
                 table,
                 entries,
                 |key| {
-                    engine
+                    shared
+                        .borrow_mut()
                         .get(txn, trees.rows, key)
                         .map_err(state::db)?
-                        .map(|v| Position::decode(&v))
+                        .map(|v| state::decode_position(&v))
                         .transpose()
                 },
                 |shard| {
                     let prefix = keys::prefix(table, Some(shard));
-                    state::with_prefix(engine, txn, trees.rows, &prefix)?
+                    state::with_prefix(&mut shared.borrow_mut(), txn, trees.rows, &prefix)?
                         .into_iter()
-                        .map(|(k, v)| Ok((k, Position::decode(&v)?)))
+                        .map(|(k, v)| Ok((k, state::decode_position(&v)?)))
                         .collect()
                 },
             )?;
@@ -133,7 +140,12 @@ impl Lake {
         })();
         let _ = engine.rollback(txn);
         let (consumed, net, iceberg) = read?;
-        self.write_plan(table, &state, consumed, net, iceberg, now_ms, entropy)
+        let lsns = consumed
+            .keys()
+            .chain(state.schema.shards.keys())
+            .filter_map(|s| Some((s.clone(), *self.shards.get(s)?)))
+            .collect();
+        self.write_plan(table, &state, consumed, lsns, net, iceberg, now_ms, entropy)
             .map(Some)
     }
 
@@ -144,6 +156,7 @@ impl Lake {
         table: &str,
         state: &LakeTable,
         consumed: BTreeMap<String, u64>,
+        lsns: BTreeMap<String, u64>,
         net: NetEffect,
         iceberg: Option<IcebergTable>,
         now_ms: u64,
@@ -174,16 +187,9 @@ impl Lake {
             .iter()
             .map(|(_, shard, cells)| schema.row(shard, cells))
             .collect();
-        let deletes: Vec<RowPosition> = net
-            .deletes
-            .iter()
-            .map(|p| RowPosition {
-                file_path: p.file.clone(),
-                pos: p.pos,
-            })
-            .collect();
+        let deletes: Vec<RowPosition> = net.deletes.iter().cloned().collect();
         let (appended, deleted) = (rows.len() as u64, deletes.len() as u64);
-        let mut index: Vec<(Vec<u8>, Option<Position>)> =
+        let mut index: Vec<(Vec<u8>, Option<RowPosition>)> =
             net.unindex.into_iter().map(|k| (k, None)).collect();
         if !rows.is_empty() || !deletes.is_empty() {
             let snapshot_id = (i64::from_le_bytes(entropy[..8].try_into().expect("8 bytes"))
@@ -192,7 +198,7 @@ impl Lake {
             let flushed = iceberg.flush(Flush {
                 rows,
                 deletes,
-                shard_lsns: consumed.iter().map(|(s, l)| (s.clone(), *l)).collect(),
+                shard_lsns: lsns.iter().map(|(s, l)| (s.clone(), *l)).collect(),
                 snapshot_id,
                 timestamp_ms: now,
                 nonce: nonce(entropy, 3),
@@ -207,13 +213,7 @@ impl Lake {
                 )));
             }
             for ((key, _, _), p) in net.puts.into_iter().zip(flushed.positions) {
-                index.push((
-                    key,
-                    Some(Position {
-                        file: p.file_path,
-                        pos: p.pos,
-                    }),
-                ));
+                index.push((key, Some(p)));
             }
         }
         Ok(FlushPlan {
@@ -224,6 +224,7 @@ impl Lake {
             deleted,
             generation: state.generation,
             consumed,
+            lsns,
             schema: schema.clone(),
             iceberg,
             index,
@@ -264,7 +265,7 @@ impl Lake {
             }
             for (key, pos) in &plan.index {
                 match pos {
-                    Some(p) => engine.put(txn, trees.rows, key, &p.encode()),
+                    Some(p) => engine.put(txn, trees.rows, key, &state::encode_position(p)),
                     None => engine.delete(txn, trees.rows, key).map(|_| ()),
                 }
                 .map_err(state::db)?;
@@ -278,9 +279,7 @@ impl Lake {
             next.buffered_rows = rows;
             next.buffered_bytes = bytes;
             next.oldest_ms = oldest;
-            for (shard, lsn) in &plan.consumed {
-                next.lsns.insert(shard.clone(), *lsn);
-            }
+            next.lsns.extend(plan.lsns.clone());
             next.flushed_schema = plan.schema.version;
             if next.schema.version == plan.schema.version {
                 next.schema_since_ms = None;

@@ -29,6 +29,7 @@
 //!
 //! The stored layout is in `state.rs` and docs/lake-state.md.
 
+mod flush;
 mod keys;
 mod policy;
 mod receive;
@@ -37,9 +38,10 @@ mod schema;
 mod state;
 pub mod wire;
 
+pub use flush::{FlushPlan, Flushed};
 pub use policy::FlushPolicy;
 pub use schema::{LakeColumn, LakeSchema, ShardSchema, ROWID_COLUMN, SHARD_COLUMN};
-pub use state::{Position, TableState, FORMAT_VERSION};
+pub use state::{LakeTable, FORMAT_VERSION};
 
 use std::collections::BTreeMap;
 
@@ -114,7 +116,7 @@ pub struct Lake {
     /// Mirror of `lake:shards`.
     shards: BTreeMap<String, u64>,
     /// Mirror of `lake:tables`.
-    tables: BTreeMap<String, TableState>,
+    tables: BTreeMap<String, LakeTable>,
     nacks: u64,
 }
 
@@ -148,7 +150,7 @@ impl Lake {
     }
 
     /// The state of `table`, if any shard created it.
-    pub fn table(&self, table: &str) -> Option<&TableState> {
+    pub fn table(&self, table: &str) -> Option<&LakeTable> {
         self.tables.get(table)
     }
 
@@ -173,7 +175,7 @@ impl Lake {
     /// The tables due for a flush at `now_ms`, largest buffer first.
     pub fn due_flushes(&self, now_ms: u64) -> Vec<String> {
         let pressure = self.pressure();
-        let mut due: Vec<(&String, &TableState)> = self
+        let mut due: Vec<(&String, &LakeTable)> = self
             .tables
             .iter()
             .filter(|(_, t)| {

@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::TableState;
+use super::state::LakeTable;
 
 /// Thresholds of a flush. Defaults: 10,000 rows, 8 MiB, 5 s
 /// (docs/lake-state.md explains them).
@@ -43,7 +43,7 @@ impl Default for FlushPolicy {
 
 impl FlushPolicy {
     /// When `table` must be flushed; `None` when it has nothing to flush.
-    pub(crate) fn due_at(&self, table: &TableState, pressure: bool) -> Option<u64> {
+    pub(crate) fn due_at(&self, table: &LakeTable, pressure: bool) -> Option<u64> {
         if !table.has_work() {
             return None;
         }
@@ -64,8 +64,8 @@ impl FlushPolicy {
 mod tests {
     use super::*;
 
-    fn table(rows: u64, bytes: u64, oldest: Option<u64>) -> TableState {
-        let mut t = TableState::new();
+    fn table(rows: u64, bytes: u64, oldest: Option<u64>) -> LakeTable {
+        let mut t = LakeTable::new();
         t.flushed_schema = t.schema.version;
         t.buffered_rows = rows;
         t.buffered_bytes = bytes;

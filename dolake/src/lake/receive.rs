@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use dosql::mvcc::{Engine, TxnId};
 
 use super::keys;
-use super::state::{self, Entry, TableState};
+use super::state::{self, Entry, LakeTable};
 use super::wire::{self, ChangeBatch, ChangeEvent, RowOp, SchemaChange, SchemaEvent};
 use super::{Lake, Reply};
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 struct Staged {
     /// (buffer key, encoded entry, table)
     entries: Vec<(Vec<u8>, Vec<u8>, String)>,
-    tables: BTreeMap<String, TableState>,
+    tables: BTreeMap<String, LakeTable>,
     bytes: u64,
 }
 
@@ -145,19 +145,19 @@ impl Lake {
     /// current one, else a new table.
     fn table_mut<'a>(
         &self,
-        staged: &'a mut BTreeMap<String, TableState>,
+        staged: &'a mut BTreeMap<String, LakeTable>,
         table: &str,
-    ) -> &'a mut TableState {
+    ) -> &'a mut LakeTable {
         staged
             .entry(table.to_owned())
-            .or_insert_with(|| self.tables.get(table).cloned().unwrap_or_else(TableState::new))
+            .or_insert_with(|| self.tables.get(table).cloned().unwrap_or_else(LakeTable::new))
     }
 
     /// Applies a schema event; returns the table whose rows from `shard`
     /// are gone (DROP TABLE, and the old name of RENAME TABLE).
     fn apply_schema(
         &self,
-        staged: &mut BTreeMap<String, TableState>,
+        staged: &mut BTreeMap<String, LakeTable>,
         shard: &str,
         event: &SchemaEvent,
         now_ms: u64,
@@ -199,10 +199,10 @@ impl Lake {
     /// changed.
     fn change(
         &self,
-        staged: &mut BTreeMap<String, TableState>,
+        staged: &mut BTreeMap<String, LakeTable>,
         table: &str,
         now_ms: u64,
-        f: impl FnOnce(&mut TableState) -> Result<()>,
+        f: impl FnOnce(&mut LakeTable) -> Result<()>,
     ) -> Result<()> {
         let t = self.table_mut(staged, table);
         let before = t.schema.version;

@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use shared_types::Value;
 
 use super::keys;
-use super::state::{Entry, Position};
+use super::state::Entry;
+use crate::table::RowPosition as Position;
 use crate::error::Result;
 
 /// What one flush changes.
@@ -111,7 +112,7 @@ mod tests {
 
     fn pos(p: u64) -> Position {
         Position {
-            file: "f".into(),
+            file_path: "f".into(),
             pos: p,
         }
     }

@@ -3,7 +3,7 @@
 //! ```text
 //!   lake:meta     "format" -> u32 LE format version (FORMAT_VERSION)
 //!   lake:shards   (shard)                 -> u64 LE high-water LSN
-//!   lake:tables   (table)                 -> JSON TableState
+//!   lake:tables   (table)                 -> JSON LakeTable
 //!   lake:iceberg  (table)                 -> the Iceberg table state (writer's bytes)
 //!   lake:buffer   (table, shard, lsn, seq) -> JSON Entry
 //!   lake:rows     (table, shard, key...)  -> u64 LE position ++ UTF-8 data file path
@@ -23,6 +23,7 @@ use shared_types::Value;
 use super::keys;
 use super::schema::LakeSchema;
 use crate::error::{Error, Result};
+use crate::table::RowPosition;
 
 /// Version of the stored layout above (docs/lake-state.md).
 pub const FORMAT_VERSION: u32 = 1;
@@ -79,7 +80,7 @@ impl Entry {
 
 /// Everything the lake knows about one table, except its Iceberg state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TableState {
+pub struct LakeTable {
     pub schema: LakeSchema,
     /// The schema version the Iceberg table has (0: no Iceberg table yet).
     pub flushed_schema: u64,
@@ -99,9 +100,9 @@ pub struct TableState {
     pub metadata_location: Option<String>,
 }
 
-impl TableState {
-    pub fn new() -> TableState {
-        TableState {
+impl LakeTable {
+    pub fn new() -> LakeTable {
+        LakeTable {
             schema: LakeSchema::default(),
             flushed_schema: 0,
             generation: 0,
@@ -125,28 +126,21 @@ impl TableState {
     }
 }
 
-/// A row's place in the Iceberg table.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    pub file: String,
-    pub pos: u64,
+/// A row index value: the row's position, then its data file's path.
+pub(crate) fn encode_position(p: &RowPosition) -> Vec<u8> {
+    let mut out = p.pos.to_le_bytes().to_vec();
+    out.extend_from_slice(p.file_path.as_bytes());
+    out
 }
 
-impl Position {
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = self.pos.to_le_bytes().to_vec();
-        out.extend_from_slice(self.file.as_bytes());
-        out
-    }
-
-    pub(crate) fn decode(raw: &[u8]) -> Result<Position> {
-        let bad = || Error::Corrupt("lake row index entry is malformed".into());
-        let (pos, file) = raw.split_first_chunk::<8>().ok_or_else(bad)?;
-        Ok(Position {
-            pos: u64::from_le_bytes(*pos),
-            file: String::from_utf8(file.to_vec()).map_err(|_| bad())?,
-        })
-    }
+/// Decodes a value made by [`encode_position`].
+pub(crate) fn decode_position(raw: &[u8]) -> Result<RowPosition> {
+    let bad = || Error::Corrupt("lake row index entry is malformed".into());
+    let (pos, file) = raw.split_first_chunk::<8>().ok_or_else(bad)?;
+    Ok(RowPosition {
+        pos: u64::from_le_bytes(*pos),
+        file_path: String::from_utf8(file.to_vec()).map_err(|_| bad())?,
+    })
 }
 
 pub(crate) fn db(e: dosql::Error) -> Error {
@@ -244,7 +238,7 @@ pub(crate) fn with_prefix(
 pub(crate) fn load(
     engine: &mut Engine,
     trees: Trees,
-) -> Result<(BTreeMap<String, u64>, BTreeMap<String, TableState>)> {
+) -> Result<(BTreeMap<String, u64>, BTreeMap<String, LakeTable>)> {
     let txn = engine.begin_read_only().map_err(db)?;
     let result = (|| {
         let mut shards = BTreeMap::new();
@@ -255,7 +249,7 @@ pub(crate) fn load(
         }
         let mut tables = BTreeMap::new();
         for (k, v) in range(engine, txn, trees.tables, &[], &[0xFF])? {
-            let state: TableState = serde_json::from_slice(&v)
+            let state: LakeTable = serde_json::from_slice(&v)
                 .map_err(|e| Error::Corrupt(format!("lake table state: {e}")))?;
             tables.insert(keys::decode_name(&k)?, state);
         }
@@ -276,7 +270,7 @@ pub(crate) fn put_table(
     txn: TxnId,
     trees: Trees,
     table: &str,
-    state: &TableState,
+    state: &LakeTable,
 ) -> Result<()> {
     engine
         .put(txn, trees.tables, &keys::name_key(table), &state.encode())
@@ -305,11 +299,11 @@ mod tests {
             assert_eq!(Entry::decode(&e.encode()).unwrap(), e);
         }
         assert!(matches!(Entry::decode(b"{"), Err(Error::Corrupt(_))));
-        let p = Position {
-            file: "data/x.parquet".into(),
+        let p = RowPosition {
+            file_path: "data/x.parquet".into(),
             pos: 1 << 40,
         };
-        assert_eq!(Position::decode(&p.encode()).unwrap(), p);
-        assert!(Position::decode(&[1, 2]).is_err());
+        assert_eq!(decode_position(&encode_position(&p)).unwrap(), p);
+        assert!(decode_position(&[1, 2]).is_err());
     }
 }
