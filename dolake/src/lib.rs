@@ -11,6 +11,7 @@ pub mod avro;
 pub mod catalog;
 pub mod error;
 pub mod iceberg;
+pub mod lake;
 pub mod parquet_file;
 pub mod reader;
 pub mod s3;
