@@ -144,10 +144,7 @@ fn scan_prefix(
     let Some(tree) = tree(engine, txn, name)? else {
         return Ok(Vec::new());
     };
-    let upper = match prefix.split_last() {
-        None => None,
-        Some((_, head)) => Some([head, &[1u8]].concat()),
-    };
+    let upper = prefix.split_last().map(|(_, head)| [head, &[1u8]].concat());
     let upper = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
     Ok(engine.scan(txn, tree, Bound::Included(prefix), upper, usize::MAX)?)
 }
