@@ -115,7 +115,9 @@ pub const MANAGED_ROWS: &[(i64, &str)] = &[(1, "one"), (2, "two"), (3, "three")]
 /// bucket directory) and registers it as managed in `lake/catalog`.
 /// Returns its metadata location.
 pub fn write_managed(lake: &Path) -> String {
-    let store = DirStore::new(lake.join("bucket"));
+    // The warehouse URL s3://lake/warehouse is the bucket directory's
+    // warehouse/ subdirectory: keys of the store are relative to it.
+    let store = DirStore::new(lake.join("bucket").join("warehouse"));
     let columns = [
         SqlColumn::new("id", "INTEGER", true),
         SqlColumn::new("name", "TEXT", false),
