@@ -28,7 +28,24 @@ fn config() -> LakeConfig {
 /// Prepares, puts and completes a flush of `table`; false when it had
 /// nothing to flush.
 fn flush(lake: &mut Lake, store: &MemoryStore, table: &str, now: u64) -> bool {
-    let entropy = [(now % 251) as u8, (now >> 8) as u8, 7, 7, 7, 7, 7, 7, 1, 2, 3, 4, 5, 6, 7, 8];
+    let entropy = [
+        (now % 251) as u8,
+        (now >> 8) as u8,
+        7,
+        7,
+        7,
+        7,
+        7,
+        7,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+    ];
     let Some(plan) = lake.prepare_flush(table, now, entropy).unwrap() else {
         return false;
     };
@@ -62,7 +79,12 @@ fn cell(c: &dyn Array, i: usize) -> Value {
 /// The table's current rows as `column -> value` maps, sorted.
 fn read(lake: &Lake, store: &MemoryStore, table: &str) -> Vec<BTreeMap<String, Value>> {
     let reader = TableReader::new(store, WAREHOUSE);
-    let location = lake.table(table).unwrap().metadata_location.clone().unwrap();
+    let location = lake
+        .table(table)
+        .unwrap()
+        .metadata_location
+        .clone()
+        .unwrap();
     let md = reader.load_metadata(&location).unwrap();
     let scan = reader.scan(&md, None).unwrap();
     let mut rows = Vec::new();
@@ -83,7 +105,10 @@ fn read(lake: &Lake, store: &MemoryStore, table: &str) -> Vec<BTreeMap<String, V
 }
 
 fn row(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 fn t(s: &str) -> Value {
@@ -170,8 +195,18 @@ fn schema_changes_evolve_the_table_across_flushes() {
     assert_eq!(
         read(&lake, &store, "t"),
         [
-            row(&[("_shard", t("a")), ("k", t("x")), ("num", i(1)), ("score", Value::Real(1.5))]),
-            row(&[("_shard", t("a")), ("k", t("y")), ("num", i(2)), ("score", Value::Real(0.5))]),
+            row(&[
+                ("_shard", t("a")),
+                ("k", t("x")),
+                ("num", i(1)),
+                ("score", Value::Real(1.5))
+            ]),
+            row(&[
+                ("_shard", t("a")),
+                ("k", t("y")),
+                ("num", i(2)),
+                ("score", Value::Real(0.5))
+            ]),
         ]
     );
     // The renamed column kept its field id.
@@ -232,7 +267,10 @@ fn a_crash_between_prepare_and_complete_redoes_the_flush() {
     assert_eq!(lake.stats().tables["t"].buffered_rows, 2);
     assert_eq!(lake.table("t").unwrap().metadata_location, None);
     assert!(flush(&mut lake, &store, "t", 3));
-    assert!(store.list("").unwrap().len() > orphans, "new names, no overwrite");
+    assert!(
+        store.list("").unwrap().len() > orphans,
+        "new names, no overwrite"
+    );
     assert_eq!(
         read(&lake, &store, "t"),
         [
@@ -271,8 +309,15 @@ fn stale_plans_are_refused_and_receives_during_a_flush_are_kept() {
         store.put(&o.key, &o.bytes).unwrap();
     }
     lake.complete_flush(first).unwrap();
-    assert!(matches!(lake.complete_flush(second), Err(Error::Conflict(_))));
-    assert_eq!(lake.stats().tables["t"].buffered_rows, 1, "the update stays");
+    assert!(matches!(
+        lake.complete_flush(second),
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(
+        lake.stats().tables["t"].buffered_rows,
+        1,
+        "the update stays"
+    );
     assert_eq!(lake.next_flush_at(), Some(3 + 5_000));
     assert_eq!(
         read(&lake, &store, "t"),
@@ -303,7 +348,10 @@ fn a_nacked_shard_is_accepted_after_a_flush() {
     let mut id = 0;
     loop {
         id += 1;
-        a.exec(&format!("INSERT INTO t VALUES ({id}, '{}')", "p".repeat(200)));
+        a.exec(&format!(
+            "INSERT INTO t VALUES ({id}, '{}')",
+            "p".repeat(200)
+        ));
         model.push(id);
         pending = a.batch();
         if let Reply::Nack { .. } = lake.receive("a", &pending, id as u64).unwrap() {
@@ -316,7 +364,10 @@ fn a_nacked_shard_is_accepted_after_a_flush() {
     // The resent batch now fits.
     ack(&mut lake, "a", &pending, 1_000);
     flush(&mut lake, &store, "t", 1_001);
-    let ids: Vec<Value> = read(&lake, &store, "t").iter().map(|r| r["id"].clone()).collect();
+    let ids: Vec<Value> = read(&lake, &store, "t")
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     let mut ids: Vec<i64> = ids
         .into_iter()
         .map(|v| match v {

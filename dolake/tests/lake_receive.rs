@@ -8,7 +8,10 @@ use dolake::Error;
 use lake_common::*;
 
 fn rows(lake: &Lake, table: &str) -> u64 {
-    lake.stats().tables.get(table).map_or(0, |t| t.buffered_rows)
+    lake.stats()
+        .tables
+        .get(table)
+        .map_or(0, |t| t.buffered_rows)
 }
 
 #[test]
@@ -69,7 +72,10 @@ fn buffered_events_and_positions_survive_a_restart() {
     assert_eq!(ack(&mut lake, "s1", &batch, 200), lsn);
     assert_eq!(lake.stats(), stats);
     // The age clock kept the original receive time.
-    assert_eq!(lake.next_flush_at(), Some(100 + FlushPolicy::default().max_age_ms));
+    assert_eq!(
+        lake.next_flush_at(),
+        Some(100 + FlushPolicy::default().max_age_ms)
+    );
 }
 
 #[test]
@@ -85,7 +91,10 @@ fn a_full_buffer_nacks_without_storing_and_oversized_batches_are_errors() {
     ack(&mut lake, "s", &shard.batch(), 0);
     let mut nacked = None;
     for i in 0..100 {
-        shard.exec(&format!("INSERT INTO t VALUES ({i}, '{}')", "x".repeat(100)));
+        shard.exec(&format!(
+            "INSERT INTO t VALUES ({i}, '{}')",
+            "x".repeat(100)
+        ));
         let batch = shard.batch();
         let before = (lake.stats().tables, lake.shard_lsn("s"));
         match lake.receive("s", &batch, 1).unwrap() {
@@ -109,7 +118,10 @@ fn a_full_buffer_nacks_without_storing_and_oversized_batches_are_errors() {
     // Under pressure every table with work is due now.
     assert_eq!(lake.due_flushes(1), ["t"]);
     // One transaction larger than the whole buffer can never fit.
-    shard.exec(&format!("INSERT INTO t VALUES (1000, '{}')", "y".repeat(5_000)));
+    shard.exec(&format!(
+        "INSERT INTO t VALUES (1000, '{}')",
+        "y".repeat(5_000)
+    ));
     let from = shard.next;
     let huge = shard.read_from(from, usize::MAX);
     assert!(matches!(lake.receive("s", &huge, 2), Err(Error::Limit(_))));
@@ -122,18 +134,27 @@ fn bad_input_is_a_typed_error_and_stores_nothing() {
     shard.exec("CREATE TABLE t(a)");
     let batch = shard.batch();
     for bad in ["", "a/b", "über", &"x".repeat(65)] {
-        assert!(matches!(lake.receive(bad, &batch, 0), Err(Error::InvalidInput(_))), "{bad:?}");
+        assert!(
+            matches!(lake.receive(bad, &batch, 0), Err(Error::InvalidInput(_))),
+            "{bad:?}"
+        );
     }
     // Rows of a table whose CREATE TABLE the lake never saw.
     shard.exec("INSERT INTO t VALUES (1)");
     let rows_only = shard.batch();
-    assert!(matches!(lake.receive("s", &rows_only, 0), Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        lake.receive("s", &rows_only, 0),
+        Err(Error::InvalidInput(_))
+    ));
     assert_eq!(lake.shard_lsn("s"), None);
     assert!(lake.stats().tables.is_empty());
     // LSNs out of order.
     let mut shuffled = batch.clone();
     shuffled.txns.extend(batch.txns.clone());
-    assert!(matches!(lake.receive("s", &shuffled, 0), Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        lake.receive("s", &shuffled, 0),
+        Err(Error::InvalidInput(_))
+    ));
     // With the CREATE first, both batches go through.
     ack(&mut lake, "s", &batch, 0);
     ack(&mut lake, "s", &rows_only, 0);

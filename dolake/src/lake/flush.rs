@@ -102,7 +102,8 @@ impl Lake {
         let read = (|| {
             let mut consumed = BTreeMap::new();
             let mut entries = Vec::new();
-            for (k, v) in state::with_prefix(engine, txn, trees.buffer, &keys::prefix(table, None))? {
+            for (k, v) in state::with_prefix(engine, txn, trees.buffer, &keys::prefix(table, None))?
+            {
                 let (shard, lsn) = keys::decode_buffer_key(&k)?;
                 consumed.insert(shard.clone(), lsn);
                 entries.push((shard, Entry::decode(&v)?));
@@ -174,7 +175,13 @@ impl Lake {
             Some(t) => t,
             None => {
                 let key = format!("{}/{table}", self.config.namespace);
-                let c = IcebergTable::create(&self.config.warehouse, &key, &columns, now, nonce(entropy, 1))?;
+                let c = IcebergTable::create(
+                    &self.config.warehouse,
+                    &key,
+                    &columns,
+                    now,
+                    nonce(entropy, 1),
+                )?;
                 objects.extend(c.objects);
                 c.state
             }
@@ -192,9 +199,8 @@ impl Lake {
         let mut index: Vec<(Vec<u8>, Option<RowPosition>)> =
             net.unindex.into_iter().map(|k| (k, None)).collect();
         if !rows.is_empty() || !deletes.is_empty() {
-            let snapshot_id = (i64::from_le_bytes(entropy[..8].try_into().expect("8 bytes"))
-                & i64::MAX)
-                .max(1);
+            let snapshot_id =
+                (i64::from_le_bytes(entropy[..8].try_into().expect("8 bytes")) & i64::MAX).max(1);
             let flushed = iceberg.flush(Flush {
                 rows,
                 deletes,
@@ -257,7 +263,8 @@ impl Lake {
             }
             // What is left arrived while the objects were being put.
             let (mut rows, mut bytes, mut oldest) = (0, 0, None::<u64>);
-            for (k, v) in state::with_prefix(engine, txn, trees.buffer, &keys::prefix(table, None))? {
+            for (k, v) in state::with_prefix(engine, txn, trees.buffer, &keys::prefix(table, None))?
+            {
                 rows += 1;
                 bytes += (k.len() + v.len()) as u64;
                 let at = Entry::decode(&v)?.at_ms();

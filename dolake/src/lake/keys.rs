@@ -125,10 +125,7 @@ mod tests {
             buffer_key("b", "s1", 1, 0),
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(
-            decode_buffer_key(&keys[3]).unwrap(),
-            ("s1".to_string(), 10)
-        );
+        assert_eq!(decode_buffer_key(&keys[3]).unwrap(), ("s1".to_string(), 10));
         let p = prefix("a", Some("s1"));
         let end = prefix_end(&p);
         let inside: Vec<_> = keys.iter().filter(|k| **k >= p && **k < end).collect();

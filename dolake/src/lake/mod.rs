@@ -185,7 +185,11 @@ impl Lake {
                     .is_some_and(|at| at <= now_ms)
             })
             .collect();
-        due.sort_by(|a, b| b.1.buffered_bytes.cmp(&a.1.buffered_bytes).then(a.0.cmp(b.0)));
+        due.sort_by(|a, b| {
+            b.1.buffered_bytes
+                .cmp(&a.1.buffered_bytes)
+                .then(a.0.cmp(b.0))
+        });
         due.into_iter().map(|(name, _)| name.clone()).collect()
     }
 

@@ -109,7 +109,9 @@ impl Lake {
                 };
                 match event {
                     ChangeEvent::Schema(s) => {
-                        if let Some(gone) = self.apply_schema(&mut staged.tables, shard, s, now_ms)? {
+                        if let Some(gone) =
+                            self.apply_schema(&mut staged.tables, shard, s, now_ms)?
+                        {
                             push(&gone, Entry::DropShard { at_ms: now_ms }, &mut staged);
                         }
                     }
@@ -148,9 +150,12 @@ impl Lake {
         staged: &'a mut BTreeMap<String, LakeTable>,
         table: &str,
     ) -> &'a mut LakeTable {
-        staged
-            .entry(table.to_owned())
-            .or_insert_with(|| self.tables.get(table).cloned().unwrap_or_else(LakeTable::new))
+        staged.entry(table.to_owned()).or_insert_with(|| {
+            self.tables
+                .get(table)
+                .cloned()
+                .unwrap_or_else(LakeTable::new)
+        })
     }
 
     /// Applies a schema event; returns the table whose rows from `shard`
@@ -186,7 +191,9 @@ impl Lake {
             return Ok(gone);
         }
         let renamed = match (event.change, &event.previous, &event.column) {
-            (SchemaChange::RenameColumn, Some(old), Some(new)) => Some((old.as_str(), new.as_str())),
+            (SchemaChange::RenameColumn, Some(old), Some(new)) => {
+                Some((old.as_str(), new.as_str()))
+            }
             _ => None,
         };
         self.change(staged, &event.table, now_ms, |t| {
@@ -240,7 +247,9 @@ fn check_order(batch: &ChangeBatch) -> Result<u64> {
 /// Writes staged entries and table states in transaction `txn`.
 fn write(engine: &mut Engine, txn: TxnId, trees: state::Trees, staged: &Staged) -> Result<()> {
     for (key, value, _) in &staged.entries {
-        engine.put(txn, trees.buffer, key, value).map_err(state::db)?;
+        engine
+            .put(txn, trees.buffer, key, value)
+            .map_err(state::db)?;
     }
     for (name, t) in &staged.tables {
         state::put_table(engine, txn, trees, name, t)?;

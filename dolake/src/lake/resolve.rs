@@ -24,14 +24,17 @@ use shared_types::Value;
 
 use super::keys;
 use super::state::Entry;
-use crate::table::RowPosition as Position;
 use crate::error::Result;
+use crate::table::RowPosition as Position;
+
+/// A row's image as `(column id, value)` cells.
+pub(crate) type Cells = Vec<(u32, Value)>;
 
 /// What one flush changes.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct NetEffect {
     /// Rows to append, in row index key order: (index key, shard, cells).
-    pub puts: Vec<(Vec<u8>, String, Vec<(u32, Value)>)>,
+    pub puts: Vec<(Vec<u8>, String, Cells)>,
     /// Current rows to delete.
     pub deletes: BTreeSet<Position>,
     /// Row index keys to remove (identities without a row afterwards).
@@ -48,7 +51,7 @@ pub(crate) fn resolve(
     mut shard_rows: impl FnMut(&str) -> Result<Vec<(Vec<u8>, Position)>>,
 ) -> Result<NetEffect> {
     // Identity -> (shard, last image or None for deleted).
-    let mut last: BTreeMap<Vec<u8>, (String, Option<Vec<(u32, Value)>>)> = BTreeMap::new();
+    let mut last: BTreeMap<Vec<u8>, (String, Option<Cells>)> = BTreeMap::new();
     let mut wiped: BTreeSet<String> = BTreeSet::new();
     for (shard, entry) in entries {
         match entry {
@@ -122,7 +125,10 @@ mod tests {
             .iter()
             .map(|(s, k, p)| (keys::row_key("t", s, &[Value::Integer(*k)]), pos(*p)))
             .collect();
-        let entries = entries.into_iter().map(|(s, e)| (s.to_string(), e)).collect();
+        let entries = entries
+            .into_iter()
+            .map(|(s, e)| (s.to_string(), e))
+            .collect();
         resolve(
             "t",
             entries,
@@ -144,8 +150,19 @@ mod tests {
 
     #[test]
     fn inserts_updates_and_deletes_collapse_per_identity() {
-        let net = run(vec![("a", put(1, 1)), ("a", put(1, 2)), ("a", put(2, 1)), ("a", del(2))], &[]);
-        assert_eq!(net.puts, [(k("a", 1), "a".into(), vec![(2, Value::Integer(2))])]);
+        let net = run(
+            vec![
+                ("a", put(1, 1)),
+                ("a", put(1, 2)),
+                ("a", put(2, 1)),
+                ("a", del(2)),
+            ],
+            &[],
+        );
+        assert_eq!(
+            net.puts,
+            [(k("a", 1), "a".into(), vec![(2, Value::Integer(2))])]
+        );
         assert!(net.deletes.is_empty());
         assert_eq!(net.unindex, [k("a", 2)]);
     }
@@ -173,7 +190,10 @@ mod tests {
             &[("a", 1, 10), ("a", 2, 11), ("b", 1, 12)],
         );
         assert_eq!(net.deletes, [pos(10), pos(11), pos(12)].into());
-        assert_eq!(net.puts, [(k("a", 1), "a".into(), vec![(2, Value::Integer(9))])]);
+        assert_eq!(
+            net.puts,
+            [(k("a", 1), "a".into(), vec![(2, Value::Integer(9))])]
+        );
         let mut unindex = net.unindex.clone();
         unindex.sort();
         let mut want = vec![k("a", 2), k("a", 3), k("b", 1)];

@@ -363,16 +363,28 @@ mod tests {
     #[test]
     fn shards_union_by_name_and_keep_ids() {
         let mut s = LakeSchema::default();
-        let a = table(vec![col("id", "INTEGER", true), col("name", "TEXT", false)], Some(0));
+        let a = table(
+            vec![col("id", "INTEGER", true), col("name", "TEXT", false)],
+            Some(0),
+        );
         s.set_shard("a", &a, None).unwrap();
         let b = table(
-            vec![col("ID", "INTEGER", true), col("name", "BLOB", false), col("x", "REAL", false)],
+            vec![
+                col("ID", "INTEGER", true),
+                col("name", "BLOB", false),
+                col("x", "REAL", false),
+            ],
             Some(0),
         );
         s.set_shard("b", &b, None).unwrap();
         assert_eq!(
             names(&s),
-            [(1, "_shard".into()), (2, "id".into()), (3, "name".into()), (4, "x".into())]
+            [
+                (1, "_shard".into()),
+                (2, "id".into()),
+                (3, "name".into()),
+                (4, "x".into())
+            ]
         );
         // The first definition's type wins.
         assert_eq!(s.columns[2].decl_type, "TEXT");
@@ -380,24 +392,43 @@ mod tests {
         // x goes when b drops the table; ids are not reused.
         s.remove_shard("b");
         assert_eq!(names(&s).len(), 3);
-        s.set_shard("a", &table(vec![col("id", "INTEGER", true), col("x", "", false)], Some(0)), None)
-            .unwrap();
-        assert_eq!(names(&s), [(1, "_shard".into()), (2, "id".into()), (5, "x".into())]);
+        s.set_shard(
+            "a",
+            &table(
+                vec![col("id", "INTEGER", true), col("x", "", false)],
+                Some(0),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            names(&s),
+            [(1, "_shard".into()), (2, "id".into()), (5, "x".into())]
+        );
     }
 
     #[test]
     fn renames_keep_the_id_unless_another_shard_uses_the_old_name() {
         let mut s = LakeSchema::default();
-        let t0 = table(vec![col("id", "INTEGER", true), col("n", "TEXT", false)], Some(0));
+        let t0 = table(
+            vec![col("id", "INTEGER", true), col("n", "TEXT", false)],
+            Some(0),
+        );
         s.set_shard("a", &t0, None).unwrap();
         s.columns[2].iceberg_name = Some("n".into());
-        let t1 = table(vec![col("id", "INTEGER", true), col("full", "TEXT", false)], Some(0));
+        let t1 = table(
+            vec![col("id", "INTEGER", true), col("full", "TEXT", false)],
+            Some(0),
+        );
         s.set_shard("a", &t1, Some(("n", "full"))).unwrap();
         assert_eq!(names(&s)[2], (3, "full".into()));
         assert_eq!(s.renames(), [("n".to_string(), "full".to_string())]);
         // Shard b still says "full"; a renames it again: b keeps the column.
         s.set_shard("b", &t1, None).unwrap();
-        let t2 = table(vec![col("id", "INTEGER", true), col("g", "TEXT", false)], Some(0));
+        let t2 = table(
+            vec![col("id", "INTEGER", true), col("g", "TEXT", false)],
+            Some(0),
+        );
         s.set_shard("a", &t2, Some(("full", "g"))).unwrap();
         assert_eq!(s.shards["a"].columns, [2, 4]);
         assert_eq!(s.shards["b"].columns, [2, 3]);
@@ -406,11 +437,19 @@ mod tests {
     #[test]
     fn rowid_tables_get_a_rowid_column_and_cells_follow_the_event_schema() {
         let mut s = LakeSchema::default();
-        let t = table(vec![col("v", "TEXT", false), col("_shard", "", false)], None);
+        let t = table(
+            vec![col("v", "TEXT", false), col("_shard", "", false)],
+            None,
+        );
         s.set_shard("a", &t, None).unwrap();
         assert_eq!(
             names(&s),
-            [(1, "_shard".into()), (2, "v".into()), (3, "_shard_sql".into()), (4, "_rowid".into())]
+            [
+                (1, "_shard".into()),
+                (2, "v".into()),
+                (3, "_shard_sql".into()),
+                (4, "_rowid".into())
+            ]
         );
         let ev = RowEvent {
             table: "t".into(),
@@ -425,7 +464,12 @@ mod tests {
         let cells = s.cells("a", &ev).unwrap();
         assert_eq!(
             s.row("a", &cells),
-            [Value::Text("a".into()), Value::Text("x".into()), Value::Null, Value::Integer(7)]
+            [
+                Value::Text("a".into()),
+                Value::Text("x".into()),
+                Value::Null,
+                Value::Integer(7)
+            ]
         );
         assert!(matches!(s.cells("b", &ev), Err(Error::InvalidInput(_))));
         let short = RowEvent {
@@ -434,6 +478,9 @@ mod tests {
         };
         assert!(matches!(s.cells("a", &short), Err(Error::InvalidInput(_))));
         let dup = table(vec![col("v", "", false), col("V", "", false)], None);
-        assert!(matches!(s.set_shard("a", &dup, None), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            s.set_shard("a", &dup, None),
+            Err(Error::InvalidInput(_))
+        ));
     }
 }

@@ -100,6 +100,12 @@ pub struct LakeTable {
     pub metadata_location: Option<String>,
 }
 
+impl Default for LakeTable {
+    fn default() -> Self {
+        LakeTable::new()
+    }
+}
+
 impl LakeTable {
     pub fn new() -> LakeTable {
         LakeTable {
@@ -259,9 +265,20 @@ pub(crate) fn load(
     result
 }
 
-pub(crate) fn put_shard(engine: &mut Engine, txn: TxnId, trees: Trees, shard: &str, lsn: u64) -> Result<()> {
+pub(crate) fn put_shard(
+    engine: &mut Engine,
+    txn: TxnId,
+    trees: Trees,
+    shard: &str,
+    lsn: u64,
+) -> Result<()> {
     engine
-        .put(txn, trees.shards, &keys::name_key(shard), &lsn.to_le_bytes())
+        .put(
+            txn,
+            trees.shards,
+            &keys::name_key(shard),
+            &lsn.to_le_bytes(),
+        )
         .map_err(db)
 }
 

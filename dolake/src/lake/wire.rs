@@ -8,8 +8,8 @@
 //! (the one the Iceberg writer takes).
 
 pub use dosql::sql::cdc::{
-    ChangeBatch, ChangeEvent, ChangeTxn, ColumnSchema, RowEvent, RowOp, SchemaChange,
-    SchemaEvent, TableSchema,
+    ChangeBatch, ChangeEvent, ChangeTxn, ColumnSchema, RowEvent, RowOp, SchemaChange, SchemaEvent,
+    TableSchema,
 };
 
 use shared_types::Value;
