@@ -264,7 +264,7 @@ fn a_crash_between_prepare_and_complete_redoes_the_flush() {
     }
     let orphans = store.list("").unwrap().len();
     let mut lake = Lake::open(dir_engine(dir.path()), config()).unwrap();
-    assert_eq!(lake.stats().tables["t"].buffered_rows, 3, "CREATE + 2 rows");
+    assert_eq!(lake.stats().tables["t"].buffered_rows, 2);
     assert_eq!(lake.table("t").unwrap().metadata_location, None);
     assert!(flush(&mut lake, &store, "t", 3));
     assert!(
@@ -274,10 +274,11 @@ fn a_crash_between_prepare_and_complete_redoes_the_flush() {
     assert_eq!(
         read(&lake, &store, "t"),
         [
-            row(&[("_shard", t("a")), ("x", i(1)), ("_rowid", i(1))]),
-            row(&[("_shard", t("a")), ("x", i(2)), ("_rowid", i(2))]),
+            row(&[("_shard", t("a")), ("x", t("1")), ("_rowid", i(1))]),
+            row(&[("_shard", t("a")), ("x", t("2")), ("_rowid", i(2))]),
         ]
     );
+    // (An untyped column is a string column: docs/lakehouse.md.)
     // After another restart the row index still turns deletes into
     // position deletes.
     drop(lake.into_engine());
@@ -287,7 +288,7 @@ fn a_crash_between_prepare_and_complete_redoes_the_flush() {
     flush(&mut lake, &store, "t", 5);
     assert_eq!(
         read(&lake, &store, "t"),
-        [row(&[("_shard", t("a")), ("x", i(2)), ("_rowid", i(2))])]
+        [row(&[("_shard", t("a")), ("x", t("2")), ("_rowid", i(2))])]
     );
 }
 

@@ -96,7 +96,7 @@ fn a_full_buffer_nacks_without_storing_and_oversized_batches_are_errors() {
             "x".repeat(100)
         ));
         let batch = shard.batch();
-        let before = (lake.stats(), lake.shard_lsn("s"));
+        let before = (lake.stats().tables, lake.shard_lsn("s"));
         match lake.receive("s", &batch, 1).unwrap() {
             Reply::Ack { .. } => {}
             Reply::Nack {
@@ -105,7 +105,7 @@ fn a_full_buffer_nacks_without_storing_and_oversized_batches_are_errors() {
             } => {
                 assert_eq!(retry_after_ms, 250);
                 assert!(reason.contains("buffer full"), "{reason}");
-                assert_eq!((lake.stats(), lake.shard_lsn("s")), before);
+                assert_eq!((lake.stats().tables, lake.shard_lsn("s")), before);
                 nacked = Some(i);
                 break;
             }

@@ -27,7 +27,7 @@ use super::state::Entry;
 use crate::error::Result;
 use crate::table::RowPosition as Position;
 
-/// A row image: (field id, value) per column.
+/// A row's image as `(column id, value)` cells.
 pub(crate) type Cells = Vec<(u32, Value)>;
 
 /// What one flush changes.
