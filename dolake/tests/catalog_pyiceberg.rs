@@ -15,20 +15,6 @@ use std::process::Command;
 
 use dosql_testkit::{Server, TOKEN};
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("DOSQL_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "Python interpreter {} not found: run scripts/setup-python.sh or set DOSQL_PYTHON",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn pyiceberg_and_duckdb_use_the_catalog_and_the_bucket() {
     let lake = tempfile::tempdir().unwrap();
@@ -42,7 +28,7 @@ fn pyiceberg_and_duckdb_use_the_catalog_and_the_bucket() {
         "rows": catalog_common::MANAGED_ROWS,
     });
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/catalog_pyiceberg.py");
-    let out = Command::new(python())
+    let out = Command::new(dosql_testkit::python())
         .arg(&script)
         .env("CATALOG_URI", format!("{}/iceberg", server.base))
         .env("TOKEN", TOKEN)

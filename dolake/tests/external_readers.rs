@@ -18,20 +18,6 @@ use dolake::table::{Flush, RowPosition, TableState, COERCED_NULLS_KEY, LSN_SUMMA
 use serde_json::{json, Value as Json};
 use shared_types::Value;
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("DOSQL_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/py/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "Python interpreter {} not found: run scripts/setup-python.sh or set DOSQL_PYTHON",
-        p.display()
-    );
-    p
-}
-
 // A change to the row with a key: its new image (SQL values and the JSON
 // the readers should return), or `None` for a delete.
 type Change = (i64, Option<(Vec<Value>, Json)>);
@@ -158,7 +144,7 @@ fn row(id: i64, name: &str, score: Value) -> Vec<Value> {
 
 #[test]
 fn pyiceberg_and_duckdb_read_current_and_older_snapshots() {
-    let py = python();
+    let py = dosql_testkit::python();
     let dir = tempfile::tempdir().unwrap();
     let warehouse = format!("file://{}", dir.path().display());
     let columns = vec![

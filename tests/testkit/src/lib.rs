@@ -112,6 +112,22 @@ impl Server {
     }
 }
 
+/// The Python interpreter of the lakehouse tests (PyIceberg, DuckDB):
+/// `$DOSQL_PYTHON`, or the repository's `.tools/py` that
+/// `scripts/setup-python.sh` creates. A missing one fails the test with
+/// the command that installs it: those tests never skip.
+pub fn python() -> std::path::PathBuf {
+    let p = std::env::var_os("DOSQL_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| process::workspace_root().join(".tools/py/bin/python"));
+    assert!(
+        p.exists(),
+        "Python interpreter {} not found: run scripts/setup-python.sh or set DOSQL_PYTHON",
+        p.display()
+    );
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
