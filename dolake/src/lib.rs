@@ -1,5 +1,21 @@
-//! DoLake: the lakehouse Durable Object (change events in, Parquet and
-//! Iceberg v2 on R2 out, Iceberg REST catalog).
+//! DoLake core: turns DoSQL's change stream into Parquet data files and
+//! Apache Iceberg v2 tables.
 //!
-//! Not built yet: this crate is specified by issue 5 and deliberately has no
-//! code until then, so that nothing here pretends to work.
+//! The crate is sans-IO and synchronous (it runs inside a Durable Object on
+//! wasm32, where every storage call is async and the clock and randomness
+//! belong to the host): a commit is computed in memory as a list of objects
+//! to put plus the new table state; the caller performs the puts (metadata
+//! last) and then records the state. Time and randomness are parameters.
+
+pub mod avro;
+pub mod catalog;
+pub mod error;
+pub mod iceberg;
+pub mod parquet_file;
+pub mod reader;
+pub mod s3;
+pub mod sqltypes;
+pub mod store;
+pub mod table;
+
+pub use error::{Error, Result};

@@ -6,6 +6,8 @@
 //!   GET  /db/{name}/v1/ws         WebSocket, one service connection per socket
 //!   POST /db/{name}/v1/pipeline   PipelineRequest -> 200 PipelineResponse
 //!   POST /db/{name}/v1/batch      BatchRequest    -> 200 BatchResult | 4xx/5xx {"error"}
+//!   ANY  /iceberg/v1/...          Iceberg REST catalog (see lake.rs)
+//!   GET|HEAD /s3/{bucket}/{key}   the lake's bucket, read-only (see lake.rs)
 //! ```
 //!
 //! Every /db route checks the bearer token first (the WebSocket route also
@@ -20,9 +22,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use dosql_service::{transport, Service};
 use serde::Deserialize;
@@ -30,11 +32,13 @@ use shared_types::limits::{MAX_HTTP_BODY_BYTES, MAX_WS_FRAME_BYTES};
 use shared_types::{ErrorCode, WireError};
 
 use crate::db::{now_ms, Db, Registry};
+use crate::lake::{self, Lake};
 
 /// What every handler shares.
 pub struct App {
     pub registry: Registry,
     pub token: String,
+    pub lake: Arc<Lake>,
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -43,6 +47,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/db/{name}/v1/ws", get(websocket))
         .route("/db/{name}/v1/pipeline", post(http::<Pipeline>))
         .route("/db/{name}/v1/batch", post(http::<Batch>))
+        .route("/iceberg/{*rest}", any(iceberg))
+        .route("/s3/{*rest}", any(bucket))
         // A little over the limit, so that the service sees oversized
         // bodies and refuses them with its typed error.
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES + 1))
@@ -58,6 +64,20 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         "transactions": transactions,
     });
     json(StatusCode::OK, body.to_string())
+}
+
+async fn iceberg(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    lake::iceberg(app.lake.clone(), method, uri, headers, body).await
+}
+
+async fn bucket(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    lake::bucket(app.lake.clone(), method, uri, headers).await
 }
 
 fn json(status: StatusCode, body: String) -> Response {

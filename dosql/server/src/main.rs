@@ -4,17 +4,21 @@
 //!
 //! ```text
 //!   dosql-server [--listen 127.0.0.1:PORT] [--data DIR] [--token T] [--txn-timeout-ms MS]
+//!                [--lake DIR]
 //!     --listen  address to bind; port 0 picks a free one (default 127.0.0.1:7878)
 //!     --data    data directory; database NAME lives in DIR/NAME/ (default ./dosql-data)
 //!     --token   bearer token (or env DOSQL_TOKEN); without one a random
 //!               token is generated and printed
 //!     --txn-timeout-ms  idle time after which an open transaction is rolled
 //!               back (default 30000, the protocol's limit)
+//!     --lake    DoLake's catalog state and bucket (default DATA/.lake; a
+//!               database name never starts with '.', so they cannot clash)
 //!   stdout:  "token: T" (when generated), then "listening on http://ADDR"
 //! ```
 
 mod app;
 mod db;
+mod lake;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,10 +33,11 @@ struct Args {
     data: PathBuf,
     token: Option<String>,
     txn_timeout_ms: u64,
+    lake: Option<PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: dosql-server [--listen ADDR:PORT] [--data DIR] [--token TOKEN] [--txn-timeout-ms MS]";
+const USAGE: &str = "usage: dosql-server [--listen ADDR:PORT] [--data DIR] [--token TOKEN] \
+                     [--txn-timeout-ms MS] [--lake DIR]";
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
@@ -40,6 +45,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         data: PathBuf::from("dosql-data"),
         token: None,
         txn_timeout_ms: TRANSACTION_IDLE_TIMEOUT_MS,
+        lake: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -47,6 +53,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--listen" => parsed.listen = value()?,
             "--data" => parsed.data = PathBuf::from(value()?),
             "--token" => parsed.token = Some(value()?),
+            "--lake" => parsed.lake = Some(PathBuf::from(value()?)),
             "--txn-timeout-ms" => {
                 let v = value()?;
                 parsed.txn_timeout_ms = v
@@ -101,10 +108,19 @@ async fn main() -> ExitCode {
     let addr = listener
         .local_addr()
         .expect("a bound socket has an address");
+    let lake_dir = args.lake.unwrap_or_else(|| args.data.join(".lake"));
+    let lake = match lake::Lake::open(&lake_dir, &addr.to_string(), &token) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("listening on http://{addr}");
     let app = Arc::new(app::App {
         registry: db::Registry::new(args.data, args.txn_timeout_ms),
         token,
+        lake,
     });
     if let Err(e) = axum::serve(listener, app::router(app)).await {
         eprintln!("server failed: {e}");
@@ -136,6 +152,8 @@ mod tests {
         );
         assert_eq!(args(&["--txn-timeout-ms", "5"]).unwrap().txn_timeout_ms, 5);
         assert!(args(&["--txn-timeout-ms", "x"]).is_err());
+        assert_eq!(args(&["--lake", "l"]).unwrap().lake, Some(PathBuf::from("l")));
+        assert_eq!(args(&[]).unwrap().lake, None);
         let t = random_token();
         assert_eq!(t.len(), 48);
         assert_ne!(t, random_token());
