@@ -96,7 +96,8 @@ pub async fn serve(env: &Env, req: &Request, path: &str) -> worker::Result<Respo
                 length: last - first + 1,
             });
         }
-        match get.execute().await?.and_then(|o| o.body()) {
+        let object = get.execute().await?;
+        match object.as_ref().and_then(|o| o.body()) {
             // Read whole: lake objects are a few MiB at most.
             Some(body) => body.bytes().await?,
             // Deleted between the head and the get.
