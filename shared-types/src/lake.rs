@@ -80,7 +80,10 @@ mod tests {
             batch.encode(),
             r#"{"type":"batch","shard":"db1","batch":{"version":1,"txns":[],"next_lsn":5,"last_lsn":4}}"#
         );
-        assert_eq!(serde_json::from_str::<ShardFrame>(&batch.encode()).unwrap(), batch);
+        assert_eq!(
+            serde_json::from_str::<ShardFrame>(&batch.encode()).unwrap(),
+            batch
+        );
         let ack = LakeFrame::Ack {
             shard: "db1".into(),
             lsn: 4,
@@ -97,7 +100,10 @@ mod tests {
         let error = LakeFrame::Error {
             error: WireError::new(ErrorCode::InvalidRequest, "bad"),
         };
-        assert_eq!(serde_json::from_str::<LakeFrame>(&error.encode()).unwrap(), error);
+        assert_eq!(
+            serde_json::from_str::<LakeFrame>(&error.encode()).unwrap(),
+            error
+        );
     }
 
     #[test]

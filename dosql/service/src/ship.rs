@@ -213,7 +213,10 @@ mod tests {
         Shipper::ensure_slot(&mut db).unwrap();
         let mut s = Shipper::new();
         assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
-        exec(&mut db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');");
+        exec(
+            &mut db,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');",
+        );
         let first = batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap());
         assert!(first.txns.iter().all(|t| t.shard == "db1"));
         assert!(!first.txns.is_empty());
@@ -221,19 +224,37 @@ mod tests {
         assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
         let covers = first.next_lsn - 1;
         // A nack moves nothing: the same transactions come again.
-        let nack = LakeFrame::Nack { retry_after_ms: 50, reason: "full".into() };
-        assert!(matches!(s.on_reply(&mut db, "db1", nack).unwrap(), Outcome::Retry { after_ms: 50, .. }));
+        let nack = LakeFrame::Nack {
+            retry_after_ms: 50,
+            reason: "full".into(),
+        };
+        assert!(matches!(
+            s.on_reply(&mut db, "db1", nack).unwrap(),
+            Outcome::Retry { after_ms: 50, .. }
+        ));
         let again = batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap());
         assert_eq!(again, first);
         // So does a lost link.
         s.on_link_lost();
-        assert_eq!(batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap()), first);
-        let ack = LakeFrame::Ack { shard: "db1".into(), lsn: covers };
-        assert_eq!(s.on_reply(&mut db, "db1", ack).unwrap(), Outcome::Acked { lsn: covers });
+        assert_eq!(
+            batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap()),
+            first
+        );
+        let ack = LakeFrame::Ack {
+            shard: "db1".into(),
+            lsn: covers,
+        };
+        assert_eq!(
+            s.on_reply(&mut db, "db1", ack).unwrap(),
+            Outcome::Acked { lsn: covers }
+        );
         assert_eq!(db.slot(LAKE_SLOT).unwrap().acked_lsn, covers);
         // The ack itself is bookkeeping: nothing more to ship.
         assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
-        exec(&mut db, "UPDATE t SET v = 'b' WHERE id = 1; DELETE FROM t WHERE id = 1;");
+        exec(
+            &mut db,
+            "UPDATE t SET v = 'b' WHERE id = 1; DELETE FROM t WHERE id = 1;",
+        );
         let next = batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap());
         assert!(next.txns.iter().all(|t| t.lsn > covers));
     }
@@ -243,21 +264,38 @@ mod tests {
         let mut db = database();
         Shipper::ensure_slot(&mut db).unwrap();
         let mut s = Shipper::new();
-        let ack = LakeFrame::Ack { shard: "db1".into(), lsn: 1 };
-        assert!(s.on_reply(&mut db, "db1", ack).is_err(), "no batch in flight");
+        let ack = LakeFrame::Ack {
+            shard: "db1".into(),
+            lsn: 1,
+        };
+        assert!(
+            s.on_reply(&mut db, "db1", ack).is_err(),
+            "no batch in flight"
+        );
         exec(&mut db, "CREATE TABLE t (a); INSERT INTO t VALUES (1);");
         let b = batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap());
-        let beyond = LakeFrame::Ack { shard: "db1".into(), lsn: b.next_lsn + 5 };
-        assert!(matches!(s.on_reply(&mut db, "db1", beyond).unwrap(), Outcome::Refused(_)));
+        let beyond = LakeFrame::Ack {
+            shard: "db1".into(),
+            lsn: b.next_lsn + 5,
+        };
+        assert!(matches!(
+            s.on_reply(&mut db, "db1", beyond).unwrap(),
+            Outcome::Refused(_)
+        ));
         assert!(s.stopped().is_some());
         assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
         assert!(db.slot(LAKE_SLOT).unwrap().acked_lsn < b.next_lsn - 1);
         let mut s = Shipper::new();
-        assert!(s.next_frame(&mut db, "").is_err(), "a shard name is required");
+        assert!(
+            s.next_frame(&mut db, "").is_err(),
+            "a shard name is required"
+        );
         assert!(s.next_frame(&mut db, "db1").unwrap().is_some());
         let refused = LakeFrame::Error {
             error: WireError::new(ErrorCode::InvalidRequest, "bad batch"),
         };
-        assert!(matches!(s.on_reply(&mut db, "db1", refused).unwrap(), Outcome::Refused(e) if e.message == "bad batch"));
+        assert!(
+            matches!(s.on_reply(&mut db, "db1", refused).unwrap(), Outcome::Refused(e) if e.message == "bad batch")
+        );
     }
 }

@@ -68,7 +68,11 @@ impl DoLake {
         if slot.as_ref().is_none_or(Engine::is_poisoned) {
             let pages = DoPageStore::open(self.handle.clone(), DEFAULT_PAGE_SIZE)?;
             let log = DoLogStore::open(self.handle.clone())?;
-            *slot = Some(Engine::open(Box::new(pages), Box::new(log), engine_config())?);
+            *slot = Some(Engine::open(
+                Box::new(pages),
+                Box::new(log),
+                engine_config(),
+            )?);
         }
         Ok(f(slot.as_mut().expect("opened above")))
     }
@@ -185,7 +189,9 @@ fn rest_response(r: catalog::Response) -> worker::Result<Response> {
     let mut response = match r.body {
         Some(body) => {
             let mut response = Response::ok(body)?;
-            response.headers_mut().set("content-type", "application/json")?;
+            response
+                .headers_mut()
+                .set("content-type", "application/json")?;
             response
         }
         None => Response::empty()?,

@@ -116,7 +116,10 @@ async fn lake_route(
     if !limits::valid_database_name(name) {
         return object::error_response(&WireError::new(
             ErrorCode::InvalidRequest,
-            format!("a lake name is 1 to {} of [A-Za-z0-9_-], not {name:?}", limits::MAX_DATABASE_NAME_LEN),
+            format!(
+                "a lake name is 1 to {} of [A-Za-z0-9_-], not {name:?}",
+                limits::MAX_DATABASE_NAME_LEN
+            ),
         ));
     }
     match route {

@@ -22,9 +22,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use worker::{
-    Delay, Env, Headers, Method, Request, RequestInit, WebSocket, WebsocketEvent,
-};
+use worker::{Delay, Env, Headers, Method, Request, RequestInit, WebSocket, WebsocketEvent};
 
 /// The DoLake Durable Object binding in wrangler.toml.
 pub const LAKE_BINDING: &str = "DOLAKE";

@@ -174,7 +174,10 @@ impl DoSql {
         if !limits::valid_database_name(name) {
             return Ok(());
         }
-        let stored = self.handle.setting("shard").map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let stored = self
+            .handle
+            .setting("shard")
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         if stored.as_deref() != Some(name) {
             self.handle
                 .set_setting("shard", name)
@@ -534,7 +537,9 @@ impl DoSql {
             self.ship_failures.set(0);
             let outcome = self.with_service(|s| {
                 let shard = s.shard().to_owned();
-                self.shipper.borrow_mut().on_reply(s.database(), &shard, reply)
+                self.shipper
+                    .borrow_mut()
+                    .on_reply(s.database(), &shard, reply)
             });
             match outcome {
                 Ok(Ok(Outcome::Acked { .. })) => continue,

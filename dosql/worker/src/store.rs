@@ -111,7 +111,10 @@ impl DoSqlHandle {
     /// store's own, under keys the stores never use).
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.create_tables()?;
-        match self.one("SELECT v FROM dosql_kv WHERE k = ?", vec![setting_key(key).into()])? {
+        match self.one(
+            "SELECT v FROM dosql_kv WHERE k = ?",
+            vec![setting_key(key).into()],
+        )? {
             None | Some(SqlStorageValue::Null) => Ok(None),
             Some(SqlStorageValue::String(v)) => Ok(Some(v)),
             Some(other) => Err(corruption!("setting {key}: expected text, found {other:?}")),
