@@ -202,15 +202,9 @@ fn rest_response(r: catalog::Response) -> worker::Result<Response> {
 
 impl DurableObject for DoLake {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        let storage: JsValue = state
-            .as_raw()
-            .storage()
-            .map(Into::into)
-            .unwrap_or(JsValue::UNDEFINED);
         DoLake {
             env,
-            handle: DoSqlHandle::new(sql, storage),
+            handle: DoSqlHandle::of(&state),
             engine: RefCell::new(None),
         }
     }

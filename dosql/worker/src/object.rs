@@ -56,7 +56,6 @@ use dosql_service::ship::{Outcome, Shipper};
 use dosql_service::{transport, ConnId, Service};
 use serde::{Deserialize, Serialize};
 use shared_types::{limits, ErrorCode, WireError};
-use wasm_bindgen::JsValue;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -327,20 +326,13 @@ pub fn error_response(e: &WireError) -> worker::Result<Response> {
 
 impl DurableObject for DoSql {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        // worker 0.8 does not wrap `transactionSync`; the stores reach it
-        // through the raw JavaScript storage object.
-        let storage: JsValue = state
-            .as_raw()
-            .storage()
-            .map(Into::into)
-            .unwrap_or(JsValue::UNDEFINED);
+        let handle = DoSqlHandle::of(&state);
         // 53 random bits are plenty to tell instances apart.
         let instance = (js_sys::Math::random() * (1u64 << 53) as f64) as u64;
         DoSql {
             state,
             env,
-            handle: DoSqlHandle::new(sql, storage),
+            handle,
             instance,
             service: RefCell::new(None),
             shard: RefCell::new(None),

@@ -95,6 +95,18 @@ impl DoSqlHandle {
         }
     }
 
+    /// The handle of a Durable Object's own storage.
+    pub fn of(state: &worker::State) -> DoSqlHandle {
+        // worker 0.8 does not wrap `transactionSync`; the stores reach it
+        // through the raw JavaScript storage object.
+        let storage: JsValue = state
+            .as_raw()
+            .storage()
+            .map(Into::into)
+            .unwrap_or(JsValue::UNDEFINED);
+        DoSqlHandle::new(state.storage().sql(), storage)
+    }
+
     /// Rows of `dosql_page` and of `dosql_wal` (0 before the tables exist).
     pub fn stored_rows(&self) -> Result<(u64, u64)> {
         self.create_tables()?;
