@@ -26,6 +26,7 @@
 
 pub mod cdc;
 pub mod error;
+pub mod lake;
 pub mod limits;
 pub mod protocol;
 pub mod value;

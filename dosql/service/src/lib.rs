@@ -32,6 +32,7 @@ pub mod cdc;
 mod schema;
 mod script;
 mod service;
+pub mod ship;
 pub mod transport;
 
 pub use service::{ConnId, Service};

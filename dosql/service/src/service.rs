@@ -99,6 +99,11 @@ impl Service {
         self.shard = shard.into();
     }
 
+    /// The shard name set by [`Service::set_shard`].
+    pub fn shard(&self) -> &str {
+        &self.shard
+    }
+
     /// The database, for the owner's own use (checkpoints, statistics).
     pub fn database(&mut self) -> &mut Database {
         &mut self.db

@@ -32,27 +32,40 @@
 //! * After an I/O or corruption error the engine is poisoned; it is
 //!   reopened from storage before the next request.
 //!
+//! Change shipping (docs/cdc.md, "Shipping to DoLake"): the database is a
+//! shard named after the Object; it keeps the replication slot
+//! [`dosql_service::ship::LAKE_SLOT`] and ships what it commits to the
+//! DoLake Object over [`Link`]. A request that commits sets the alarm to
+//! now; the alarm ships batch after batch until the lake has everything,
+//! a nack (alarm at `retry_after`) or a dead link (alarm after a backoff).
+//! Shipping never runs inside a request, so the database serves while the
+//! lake is down; the slot holds the WAL meanwhile, up to its cap.
+//!
 //! Each hibernatable socket carries an attachment `{instance, conn, txn}`:
 //! `instance` is a random number drawn when this in-memory Object was
 //! created, so a socket that outlived an eviction is recognised and given
 //! a new connection (with the lost-transaction error when `txn` was set).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use dosql::error::Error;
 use dosql::mvcc::{Engine, EngineConfig};
 use dosql::sql::Database;
 use dosql::store::DEFAULT_PAGE_SIZE;
+use dosql_service::ship::{Outcome, Shipper};
 use dosql_service::{transport, ConnId, Service};
 use serde::{Deserialize, Serialize};
 use shared_types::{limits, ErrorCode, WireError};
-use wasm_bindgen::JsValue;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::link::Link;
 use crate::store::{DoLogStore, DoPageStore, DoSqlHandle};
+
+/// Longest wait before shipping again after the link failed.
+const MAX_SHIP_BACKOFF_MS: u64 = 30_000;
 
 /// Wall time for the engine, SQL date functions and idle timeouts:
 /// `std::time` does not work on wasm32, so the clock comes from JavaScript.
@@ -84,10 +97,22 @@ struct Attachment {
 #[durable_object]
 pub struct DoSql {
     state: State,
+    env: Env,
     handle: DoSqlHandle,
     /// Random per in-memory instance; see the module doc.
     instance: u64,
     service: RefCell<Option<Service>>,
+    /// The shard name: this Object's database name, learnt from the first
+    /// request's path and kept in storage for alarms after a restart.
+    shard: RefCell<Option<String>>,
+    shipper: RefCell<Shipper>,
+    link: Link,
+    /// When shipping should run next (the alarm covers it).
+    ship_at: Cell<Option<u64>>,
+    /// A shipping run is under way (it spans `.await`s).
+    shipping: Cell<bool>,
+    /// Consecutive failed exchanges, for the backoff.
+    ship_failures: Cell<u32>,
 }
 
 impl DoSql {
@@ -100,6 +125,8 @@ impl DoSql {
             engine_config(),
         )?)?;
         db.set_clock(js_now);
+        // Changes committed from now on are shipped to the lake.
+        Shipper::ensure_slot(&mut db).map_err(|e| Error::Io(std::io::Error::other(e.message)))?;
         Ok(db)
     }
 
@@ -108,14 +135,71 @@ impl DoSql {
     fn with_service<T>(&self, f: impl FnOnce(&mut Service) -> T) -> Result<T, WireError> {
         let mut slot = self.service.borrow_mut();
         match slot.as_mut() {
-            None => *slot = Some(Service::new(self.open_database().map_err(internal)?)),
+            None => {
+                let mut service = Service::new(self.open_database().map_err(internal)?);
+                if let Some(shard) = self.shard.borrow().as_deref() {
+                    service.set_shard(shard);
+                }
+                *slot = Some(service);
+            }
             Some(s) => {
                 if s.is_poisoned() {
                     s.replace_database(self.open_database().map_err(internal)?);
                 }
             }
         }
-        Ok(f(slot.as_mut().expect("opened above")))
+        let service = slot.as_mut().expect("opened above");
+        let before = service.database().engine().stats().last_lsn;
+        let out = f(service);
+        // While shipping runs, its own slot acks commit too; its loop reads
+        // the slot again after each of them, which covers any request that
+        // committed meanwhile.
+        if !self.shipping.get() && service.database().engine().stats().last_lsn != before {
+            // Something committed: ship it as soon as this request is done.
+            let now = js_now();
+            if self.ship_at.get().is_none_or(|at| at > now) {
+                self.ship_at.set(Some(now));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Learns the shard name from a `/db/{name}/...` path, storing it the
+    /// first time so that an alarm after a restart knows it too.
+    fn learn_shard(&self, name: &str) -> worker::Result<()> {
+        if self.shard.borrow().as_deref() == Some(name) {
+            return Ok(());
+        }
+        if !limits::valid_database_name(name) {
+            return Ok(());
+        }
+        let stored = self
+            .handle
+            .setting("shard")
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if stored.as_deref() != Some(name) {
+            self.handle
+                .set_setting("shard", name)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        }
+        *self.shard.borrow_mut() = Some(name.to_owned());
+        if let Some(s) = self.service.borrow_mut().as_mut() {
+            s.set_shard(name);
+        }
+        Ok(())
+    }
+
+    /// The shard name after a restart that began with an alarm.
+    fn recall_shard(&self) {
+        if self.shard.borrow().is_some() {
+            return;
+        }
+        if let Ok(Some(name)) = self.handle.setting("shard") {
+            *self.shard.borrow_mut() = Some(name.clone());
+            if let Some(s) = self.service.borrow_mut().as_mut() {
+                s.set_shard(name);
+            }
+        }
     }
 
     /// The connection of `ws`, opening one if the socket is new to this
@@ -199,13 +283,19 @@ impl DoSql {
         }
     }
 
-    /// Arms the alarm for the next idle-transaction expiry, if any.
+    /// Arms the alarm for the next idle-transaction expiry or shipping
+    /// run, whichever comes first.
     async fn arm_alarm(&self) -> worker::Result<()> {
-        let next = self
+        let expiry = self
             .service
             .borrow()
             .as_ref()
             .and_then(Service::next_expiry);
+        let ship = self.ship_at.get().filter(|_| !self.shipping.get());
+        let next = match (expiry, ship) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some(at) = next {
             let storage = self.state.storage();
             let current = storage.get_alarm().await?;
@@ -235,28 +325,32 @@ pub fn error_response(e: &WireError) -> worker::Result<Response> {
 }
 
 impl DurableObject for DoSql {
-    fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
-        // worker 0.8 does not wrap `transactionSync`; the stores reach it
-        // through the raw JavaScript storage object.
-        let storage: JsValue = state
-            .as_raw()
-            .storage()
-            .map(Into::into)
-            .unwrap_or(JsValue::UNDEFINED);
+    fn new(state: State, env: Env) -> Self {
+        let handle = DoSqlHandle::of(&state);
         // 53 random bits are plenty to tell instances apart.
         let instance = (js_sys::Math::random() * (1u64 << 53) as f64) as u64;
         DoSql {
             state,
-            handle: DoSqlHandle::new(sql, storage),
+            env,
+            handle,
             instance,
             service: RefCell::new(None),
+            shard: RefCell::new(None),
+            shipper: RefCell::new(Shipper::new()),
+            link: Link::default(),
+            // After a restart, ship whatever the slot still holds.
+            ship_at: Cell::new(Some(0)),
+            shipping: Cell::new(false),
+            ship_failures: Cell::new(0),
         }
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
         let path = req.path();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let ["db", name, ..] = segments.as_slice() {
+            self.learn_shard(name)?;
+        }
         let response = match (segments.as_slice(), req.method()) {
             (["db", _, "v1", "ws"], Method::Get) => self.open_websocket(&req).await,
             (["db", _, "v1", "pipeline"], Method::Post) => self.http(req, false).await,
@@ -338,6 +432,9 @@ impl DurableObject for DoSql {
         if let Some(s) = self.service.borrow_mut().as_mut() {
             s.expire_idle(now);
         }
+        if self.ship_at.get().is_some_and(|at| at <= now) {
+            self.ship().await;
+        }
         self.arm_alarm().await?;
         Response::ok("")
     }
@@ -364,6 +461,14 @@ impl DoSql {
             "wal_rows": wal_rows,
             "connections": connections,
             "transactions": transactions,
+            "shipping": {
+                "shard": self.shard.borrow().clone(),
+                "link_open": self.link.is_open(),
+                "acked_batches": self.shipper.borrow().acked_batches,
+                "next_at": self.ship_at.get(),
+                "failures": self.ship_failures.get(),
+                "stopped": self.shipper.borrow().stopped().cloned(),
+            },
         });
         json_response(200, body.to_string())
     }
@@ -377,5 +482,70 @@ impl DoSql {
         ) {
             s.close_connection(ConnId::from_raw(a.conn));
         }
+    }
+}
+
+impl DoSql {
+    /// Ships batch after batch until the lake has everything, then leaves
+    /// `ship_at` at the next try (a nack's `retry_after`, a backoff after a
+    /// failure) or `None`. See the module doc.
+    async fn ship(&self) {
+        if self.shipping.replace(true) {
+            return;
+        }
+        self.recall_shard();
+        self.ship_at.set(None);
+        loop {
+            let frame = self.with_service(|s| {
+                let shard = s.shard().to_owned();
+                self.shipper.borrow_mut().next_frame(s.database(), &shard)
+            });
+            let frame = match frame {
+                Ok(Ok(Some(frame))) => frame,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) | Err(e) => {
+                    worker::console_error!("shipping changes: {}", e.message);
+                    break;
+                }
+            };
+            let reply = match self.link.exchange(&self.env, &frame.encode()).await {
+                Ok(text) => serde_json::from_str::<shared_types::lake::LakeFrame>(&text)
+                    .map_err(|e| format!("unreadable reply from the lake: {e}")),
+                Err(e) => Err(e.to_string()),
+            };
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(message) => {
+                    self.shipper.borrow_mut().on_link_lost();
+                    self.link.close();
+                    let failures = self.ship_failures.get().saturating_add(1);
+                    self.ship_failures.set(failures);
+                    let backoff = (500u64 << failures.min(6)).min(MAX_SHIP_BACKOFF_MS);
+                    worker::console_warn!("shipping changes: {message}; retry in {backoff} ms");
+                    self.ship_at.set(Some(js_now() + backoff));
+                    break;
+                }
+            };
+            self.ship_failures.set(0);
+            let outcome = self.with_service(|s| {
+                let shard = s.shard().to_owned();
+                self.shipper
+                    .borrow_mut()
+                    .on_reply(s.database(), &shard, reply)
+            });
+            match outcome {
+                Ok(Ok(Outcome::Acked { .. })) => continue,
+                Ok(Ok(Outcome::Retry { after_ms, reason })) => {
+                    worker::console_warn!("the lake deferred a batch: {reason}");
+                    self.ship_at.set(Some(js_now() + after_ms.max(1)));
+                    break;
+                }
+                Ok(Ok(Outcome::Refused(e))) | Ok(Err(e)) | Err(e) => {
+                    worker::console_error!("shipping stopped: {}", e.message);
+                    break;
+                }
+            }
+        }
+        self.shipping.set(false);
     }
 }

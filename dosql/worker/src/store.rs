@@ -9,6 +9,7 @@
 //!                 'meta'      -> BLOB      the PageStore meta blob
 //!                 'wal_last'  -> INTEGER   last LSN appended, kept only when
 //!                                          truncation empties dosql_wal
+//!                 'setting:*' -> TEXT      the owning Object's settings
 //!   dosql_page  (id INTEGER PRIMARY KEY, data BLOB)            one row per page
 //!   dosql_wal   (lsn, part, parts, data, PRIMARY KEY (lsn, part))
 //!                 a record of n bytes is ceil(n / WAL_PART_BYTES) rows
@@ -94,6 +95,18 @@ impl DoSqlHandle {
         }
     }
 
+    /// The handle of a Durable Object's own storage.
+    pub fn of(state: &worker::State) -> DoSqlHandle {
+        // worker 0.8 does not wrap `transactionSync`; the stores reach it
+        // through the raw JavaScript storage object.
+        let storage: JsValue = state
+            .as_raw()
+            .storage()
+            .map(Into::into)
+            .unwrap_or(JsValue::UNDEFINED);
+        DoSqlHandle::new(state.storage().sql(), storage)
+    }
+
     /// Rows of `dosql_page` and of `dosql_wal` (0 before the tables exist).
     pub fn stored_rows(&self) -> Result<(u64, u64)> {
         self.create_tables()?;
@@ -104,6 +117,30 @@ impl DoSqlHandle {
             }
         };
         Ok((count("dosql_page")?, count("dosql_wal")?))
+    }
+
+    /// A text setting of the Object (kept in `dosql_kv` beside the
+    /// store's own, under keys the stores never use).
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.create_tables()?;
+        match self.one(
+            "SELECT v FROM dosql_kv WHERE k = ?",
+            vec![setting_key(key).into()],
+        )? {
+            None | Some(SqlStorageValue::Null) => Ok(None),
+            Some(SqlStorageValue::String(v)) => Ok(Some(v)),
+            Some(other) => Err(corruption!("setting {key}: expected text, found {other:?}")),
+        }
+    }
+
+    /// Stores a text setting; see [`DoSqlHandle::setting`].
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.create_tables()?;
+        self.exec(
+            "INSERT OR REPLACE INTO dosql_kv (k, v) VALUES (?, ?)",
+            vec![setting_key(key).into(), value.into()],
+        )?;
+        Ok(())
     }
 
     fn exec(&self, query: &str, params: Vec<JsValue>) -> Result<SqlCursor> {
@@ -166,6 +203,12 @@ impl DoSqlHandle {
             Some(v) => Ok(Some(as_u64(&v, key)?)),
         }
     }
+}
+
+/// Settings live under `setting:` so they can never collide with the
+/// stores' own keys (`page_size`, `meta`, `wal_last`).
+fn setting_key(key: &str) -> String {
+    format!("setting:{key}")
 }
 
 /// Storage exceptions are I/O errors of the engine: they may poison it.
