@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod error;
 pub mod iceberg;
 pub mod lake;
+pub mod node;
 pub mod parquet_file;
 pub mod reader;
 pub mod s3;

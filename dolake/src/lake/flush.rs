@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 
+use dosql::mvcc::{Engine, TxnId};
 use shared_types::Value;
 
 use super::keys;
@@ -32,6 +33,7 @@ use super::schema::LakeSchema;
 use super::state::{self, Entry, LakeTable};
 use super::Lake;
 use crate::error::{Error, Result};
+use crate::iceberg::TableMetadata;
 use crate::sqltypes::SqlColumn;
 use crate::table::{Flush, PutObject, RowPosition, TableState as IcebergTable};
 
@@ -70,6 +72,17 @@ pub struct Flushed {
     pub metadata_json: Vec<u8>,
     pub appended: u64,
     pub deleted: u64,
+}
+
+/// What a completing flush hands its publish hook: the table's new
+/// metadata and the location it replaces.
+#[derive(Debug)]
+pub struct Publish<'a> {
+    pub table: &'a str,
+    pub metadata_location: &'a str,
+    pub metadata: &'a TableMetadata,
+    /// `None` on the table's first flush.
+    pub previous_location: Option<&'a str>,
 }
 
 /// 16 random bytes, made distinct per step of one flush.
@@ -241,6 +254,18 @@ impl Lake {
     /// [`Error::Conflict`] when another flush of the table completed since
     /// the plan was prepared (prepare again; the plan's objects are orphans).
     pub fn complete_flush(&mut self, plan: FlushPlan) -> Result<Flushed> {
+        self.complete_flush_with(plan, |_, _, _| Ok(()))
+    }
+
+    /// [`Lake::complete_flush`], with `publish` run in the same engine
+    /// transaction (the catalog records the new metadata there, so the lake
+    /// and its catalog never disagree). An error from `publish` rolls the
+    /// whole completion back.
+    pub fn complete_flush_with(
+        &mut self,
+        plan: FlushPlan,
+        publish: impl FnOnce(&mut Engine, TxnId, &Publish<'_>) -> Result<()>,
+    ) -> Result<Flushed> {
         let table = plan.table.as_str();
         let mut next = self
             .tables
@@ -292,6 +317,13 @@ impl Lake {
                 next.schema_since_ms = None;
             }
             next.schema.mark_flushed(&plan.schema);
+            let published = Publish {
+                table,
+                metadata_location: &plan.iceberg.metadata_location,
+                metadata: &plan.iceberg.metadata,
+                previous_location: next.metadata_location.as_deref(),
+            };
+            publish(engine, txn, &published)?;
             next.metadata_location = Some(plan.iceberg.metadata_location.clone());
             state::put_table(engine, txn, trees, table, &next)
         })?;

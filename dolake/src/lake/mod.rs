@@ -38,7 +38,7 @@ mod schema;
 mod state;
 pub mod wire;
 
-pub use flush::{FlushPlan, Flushed};
+pub use flush::{FlushPlan, Flushed, Publish};
 pub use policy::FlushPolicy;
 pub use schema::{LakeColumn, LakeSchema, ShardSchema, ROWID_COLUMN, SHARD_COLUMN};
 pub use state::{LakeTable, FORMAT_VERSION};
@@ -133,6 +133,11 @@ impl Lake {
             tables,
             nacks: 0,
         })
+    }
+
+    /// The engine, for state kept beside the lake's (the catalog's trees).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
     }
 
     /// Gives the engine back (to close or reopen it).

@@ -41,7 +41,7 @@ impl Lake {
                 "shard name {shard:?} is not 1 to 64 of [A-Za-z0-9_-]"
             )));
         }
-        let ack = check_order(batch)?;
+        let ack = check_batch(shard, batch)?;
         let high = self.shards.get(shard).copied().unwrap_or(0);
         let fresh: Vec<_> = batch.txns.iter().filter(|t| t.lsn > high).collect();
         if fresh.is_empty() && ack <= high {
@@ -221,11 +221,25 @@ impl Lake {
     }
 }
 
-/// Checks that the batch's LSNs increase and returns the LSN to ack: the
-/// last one the batch covers.
-fn check_order(batch: &ChangeBatch) -> Result<u64> {
+/// Checks the batch's format version, that every transaction is `shard`'s
+/// and that LSNs increase; returns the LSN to ack: the last one the batch
+/// covers.
+fn check_batch(shard: &str, batch: &ChangeBatch) -> Result<u64> {
+    if batch.version != wire::CDC_FORMAT_VERSION {
+        return Err(Error::InvalidInput(format!(
+            "change batch format version {} is not the lake's {}",
+            batch.version,
+            wire::CDC_FORMAT_VERSION
+        )));
+    }
     let mut last = 0;
     for t in &batch.txns {
+        if t.shard != shard {
+            return Err(Error::InvalidInput(format!(
+                "transaction at LSN {} is shard {:?}'s, not {shard:?}'s",
+                t.lsn, t.shard
+            )));
+        }
         if t.lsn <= last || t.lsn > i64::MAX as u64 {
             return Err(Error::InvalidInput(format!(
                 "batch LSNs must increase and stay below 2^63 (LSN {} after {last})",

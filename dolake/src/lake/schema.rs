@@ -454,11 +454,11 @@ mod tests {
         let ev = RowEvent {
             table: "t".into(),
             op: RowOp::Insert,
-            key: vec![dosql::sql::Value::Integer(7)],
+            key: vec![shared_types::Value::Integer(7)],
             before: None,
             after: Some(vec![
-                dosql::sql::Value::Text("x".into()),
-                dosql::sql::Value::Null,
+                shared_types::Value::Text("x".into()),
+                shared_types::Value::Null,
             ]),
         };
         let cells = s.cells("a", &ev).unwrap();
@@ -473,7 +473,7 @@ mod tests {
         );
         assert!(matches!(s.cells("b", &ev), Err(Error::InvalidInput(_))));
         let short = RowEvent {
-            after: Some(vec![dosql::sql::Value::Null]),
+            after: Some(vec![shared_types::Value::Null]),
             ..ev
         };
         assert!(matches!(s.cells("a", &short), Err(Error::InvalidInput(_))));

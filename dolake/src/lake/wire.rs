@@ -1,32 +1,26 @@
-//! The change stream as DoLake receives it.
+//! The change stream as DoLake receives it: the wire types of
+//! `shared_types::cdc` (docs/cdc.md), exactly what a shard sends over the
+//! link (`shared_types::lake`), so that no conversion sits between the
+//! socket and the state machine.
 //!
-//! The state machine consumes DoSQL's change types: a [`ChangeBatch`] of
-//! committed transactions ([`ChangeTxn`]), each a list of schema and row
-//! events. They are re-exported from one place so that the rest of the
-//! module names them once; the only representation-specific code is
-//! [`value`], which turns an event's SQL value into the lake's value type
-//! (the one the Iceberg writer takes).
+//! They are re-exported from one place so that the rest of the module
+//! names them once; [`value`] is the only representation-specific code
+//! (events carry `shared_types::Value`, which is also the value type the
+//! Iceberg writer takes).
 
-pub use dosql::sql::cdc::{
+pub use shared_types::cdc::{
     ChangeBatch, ChangeEvent, ChangeTxn, ColumnSchema, RowEvent, RowOp, SchemaChange, SchemaEvent,
-    TableSchema,
+    TableSchema, CDC_FORMAT_VERSION,
 };
 
 use shared_types::Value;
 
 /// An event value as the lake stores and writes it.
-pub fn value(v: &dosql::sql::Value) -> Value {
-    use dosql::sql::Value as V;
-    match v {
-        V::Null => Value::Null,
-        V::Integer(i) => Value::Integer(*i),
-        V::Real(f) => Value::Real(*f),
-        V::Text(t) => Value::Text(t.clone()),
-        V::Blob(b) => Value::Blob(b.clone()),
-    }
+pub fn value(v: &Value) -> Value {
+    v.clone()
 }
 
 /// [`value`] of each value.
-pub fn values(vs: &[dosql::sql::Value]) -> Vec<Value> {
-    vs.iter().map(value).collect()
+pub fn values(vs: &[Value]) -> Vec<Value> {
+    vs.to_vec()
 }

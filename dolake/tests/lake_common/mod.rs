@@ -45,9 +45,12 @@ impl Shard {
             max_txns,
             max_bytes: usize::MAX,
         };
-        self.db
+        let batch = self
+            .db
             .read_changes(from, limits, &ChangeFilter::default())
-            .unwrap()
+            .unwrap();
+        // Exactly what a shard ships: the wire form of the batch.
+        dosql_service::cdc::batch_to_wire(batch, &self.name)
     }
 
     /// Everything not read yet; moves the read position.
