@@ -4,34 +4,52 @@
 //! objects (metadata, manifests, Parquet) live in the R2 bucket
 //! [`crate::r2::BUCKET_BINDING`].
 //!
+//! The lake's logic is [`dolake::node::LakeNode`] (the lake state machine
+//! and the catalog over one engine); this file moves bytes and keeps time.
+//!
 //! ```text
+//!   DoSql stub ── GET /lake/{n}/v1/ingest (WebSocket, hibernation) ──> accept
+//!     websocket_message(text) ──> node.on_frame (sync: receive, one commit) ──> ack|nack|error
+//!                                 arm the alarm at node.next_flush_at()
+//!   alarm ──> due_flushes(now) ──> prepare_flush (sync) ──> R2 puts (await)
+//!                                  complete_flush (sync: lake state + catalog entry)
 //!   router ── /lake/{n}/iceberg/v1/... ──> fetch ──> dolake::catalog::Catalog
 //!                                                 handle (sync) ── Step::Done ──> answer
 //!                                                          └─ Step::Write ─> R2 puts (await)
 //!                                                                            apply (sync) ──> answer
-//!   router ── /lake/{n}/stats ──────────> fetch ──> engine and catalog figures
+//!   router ── /lake/{n}/stats ──────────> fetch ──> engine and lake figures
 //!   router ── /lake/{n}/s3/... ───> served by the router from R2 (crate::r2)
 //! ```
 //!
 //! Invariants:
-//! * The engine lives in a `RefCell`, borrowed only between `.await`s:
+//! * The node lives in a `RefCell`, borrowed only between `.await`s:
 //!   every engine commit's storage writes happen with no `.await` between
-//!   them, so the runtime commits them atomically.
-//! * A catalog write puts its objects to R2 *before* `apply` records them,
-//!   so a recorded metadata location always exists; `apply` re-checks the
-//!   base, so a commit that raced another one is refused, not lost.
-//! * Authentication is the router's (bearer token); an Object is reachable
-//!   only through its binding.
+//!   them, so the runtime commits them atomically; and the runtime's output
+//!   gate holds the ack frame until those writes are durable, so an ack
+//!   always means durable.
+//! * A catalog write or a flush puts its objects to R2 *before* the engine
+//!   records them, so a recorded metadata location always exists; batches
+//!   received while a flush awaits its puts stay buffered for the next one.
+//! * One flush run at a time (`flushing`); a failed run leaves the buffer
+//!   as it was (orphan objects at worst) and retries on a later alarm.
+//! * Authentication is the router's (bearer token); the ingest socket is
+//!   not routed from outside at all: only DoSql Objects reach it, through
+//!   the binding.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use dolake::catalog::{self, Catalog, CatalogConfig, RestError, Step};
+use dolake::lake::LakeConfig;
+use dolake::node::LakeNode;
 use dosql::mvcc::{Engine, EngineConfig};
 use dosql::store::DEFAULT_PAGE_SIZE;
 use shared_types::{ErrorCode, WireError};
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, State};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
 
 use crate::object::{error_response, js_now};
 use crate::r2::{self, LAKE_BUCKET};
@@ -54,27 +72,56 @@ fn engine_config() -> EngineConfig {
     }
 }
 
+/// How long to wait before retrying a flush that failed.
+const FLUSH_RETRY_MS: u64 = 1_000;
+
 #[durable_object]
 pub struct DoLake {
+    state: State,
     env: Env,
     handle: DoSqlHandle,
-    engine: RefCell<Option<Engine>>,
+    node: RefCell<Option<LakeNode>>,
+    /// A flush run is under way (it spans `.await`s).
+    flushing: Cell<bool>,
+    /// When a failed flush is retried (besides the policy's own times).
+    retry_at: Cell<Option<u64>>,
+    /// Flushes completed and failed since this instance started.
+    flushes: Cell<u64>,
+    flush_failures: Cell<u64>,
+}
+
+/// The bucket and warehouse every table of the lake lives in.
+fn catalog_config(client_properties: BTreeMap<String, String>) -> CatalogConfig {
+    CatalogConfig {
+        bucket: LAKE_BUCKET.to_owned(),
+        warehouse: WAREHOUSE.to_owned(),
+        client_properties,
+    }
 }
 
 impl DoLake {
-    /// Runs `f` on the engine, opening (or reopening a poisoned) one first.
-    fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> Result<T, RestError> {
-        let mut slot = self.engine.borrow_mut();
-        if slot.as_ref().is_none_or(Engine::is_poisoned) {
+    /// Runs `f` on the node, opening (or reopening a poisoned) one first.
+    fn with_node<T>(&self, f: impl FnOnce(&mut LakeNode) -> T) -> Result<T, RestError> {
+        let mut slot = self.node.borrow_mut();
+        if slot.as_mut().is_none_or(|n| n.engine_mut().is_poisoned()) {
+            *slot = None;
             let pages = DoPageStore::open(self.handle.clone(), DEFAULT_PAGE_SIZE)?;
             let log = DoLogStore::open(self.handle.clone())?;
-            *slot = Some(Engine::open(
-                Box::new(pages),
-                Box::new(log),
-                engine_config(),
-            )?);
+            let engine = Engine::open(Box::new(pages), Box::new(log), engine_config())?;
+            let node = LakeNode::open(
+                engine,
+                LakeConfig::default(),
+                catalog_config(BTreeMap::new()),
+            )
+            .map_err(|e| RestError::new(catalog::Kind::Internal, e.to_string()))?;
+            *slot = Some(node);
         }
         Ok(f(slot.as_mut().expect("opened above")))
+    }
+
+    /// Runs `f` on the engine the catalog keeps its state in.
+    fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> Result<T, RestError> {
+        self.with_node(|n| f(n.engine_mut()))
     }
 
     /// The catalog as seen from `origin` (scheme and host of the request),
@@ -90,11 +137,7 @@ impl DoLake {
             ("s3.access-key-id".to_owned(), token),
             ("s3.secret-access-key".to_owned(), "unused".to_owned()),
         ]);
-        Catalog::new(CatalogConfig {
-            bucket: LAKE_BUCKET.to_owned(),
-            warehouse: WAREHOUSE.to_owned(),
-            client_properties,
-        })
+        Catalog::new(catalog_config(client_properties))
     }
 
     /// `ANY /lake/{name}/iceberg/v1/...`
@@ -141,24 +184,130 @@ impl DoLake {
         rest_response(answer)
     }
 
-    /// `GET /lake/{name}/stats`
+    /// `GET /lake/{name}/stats`: storage, engine and lake figures.
     fn stats(&self) -> worker::Result<Response> {
         let (pages_stored, wal_rows) = match self.handle.stored_rows() {
             Ok(counts) => counts,
             Err(e) => return error_response(&WireError::new(ErrorCode::Internal, e.to_string())),
         };
-        let engine = self
-            .with_engine(|e| e.stats())
+        let (engine, lake, next_flush_at) = self
+            .with_node(|n| {
+                let engine = n.engine_mut().stats();
+                (engine, n.lake().stats(), n.next_flush_at())
+            })
             .map_err(|e| worker::Error::RustError(e.message))?;
+        let tables: serde_json::Map<String, serde_json::Value> = lake
+            .tables
+            .iter()
+            .map(|(name, t)| {
+                let v = serde_json::json!({
+                    "buffered_rows": t.buffered_rows,
+                    "buffered_bytes": t.buffered_bytes,
+                    "flushes": t.flushes,
+                    "lsns": t.lsns,
+                    "metadata_location": t.metadata_location,
+                });
+                (name.clone(), v)
+            })
+            .collect();
         let body = serde_json::json!({
             "pages_stored": pages_stored,
             "wal_rows": wal_rows,
             "commits": engine.commits,
             "last_lsn": engine.last_lsn,
+            "lake": {
+                "shards": lake.shards,
+                "tables": tables,
+                "buffered_bytes": lake.buffered_bytes,
+                "nacks": lake.nacks,
+                "next_flush_at": next_flush_at,
+                "flushes": self.flushes.get(),
+                "flush_failures": self.flush_failures.get(),
+                "flushing": self.flushing.get(),
+            },
         });
         let mut r = Response::ok(body.to_string())?;
         r.headers_mut().set("content-type", "application/json")?;
         Ok(r)
+    }
+
+    /// `GET /lake/{name}/v1/ingest`: a shard's link, accepted for
+    /// hibernation (the Object may sleep between batches).
+    fn ingest(&self, req: &Request) -> worker::Result<Response> {
+        if !req
+            .headers()
+            .get("Upgrade")?
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+        {
+            return error_response(&WireError::new(
+                ErrorCode::InvalidRequest,
+                "the ingest route takes a WebSocket upgrade (Upgrade: websocket)",
+            ));
+        }
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        Response::from_websocket(pair.client)
+    }
+
+    /// Flushes every table that is due, one at a time: prepare (sync), put
+    /// the objects (await), complete (sync). See the module doc.
+    async fn flush(&self) {
+        if self.flushing.replace(true) {
+            return;
+        }
+        self.retry_at.set(None);
+        let now = js_now();
+        let due = self.with_node(|n| n.due_flushes(now)).unwrap_or_default();
+        for table in due {
+            if let Err(message) = self.flush_table(&table, now).await {
+                self.flush_failures.set(self.flush_failures.get() + 1);
+                worker::console_error!("flushing lake table {table}: {message}");
+                self.retry_at.set(Some(js_now() + FLUSH_RETRY_MS));
+            }
+        }
+        self.flushing.set(false);
+    }
+
+    async fn flush_table(&self, table: &str, now: u64) -> Result<(), String> {
+        let mut nonce = [0u8; 16];
+        nonce.copy_from_slice(&entropy()[..16]);
+        let plan = self
+            .with_node(|n| n.prepare_flush(table, now, nonce))
+            .map_err(|e| e.message)?
+            .map_err(|e| e.to_string())?;
+        let Some(plan) = plan else {
+            return Ok(());
+        };
+        let bucket = r2::bucket(&self.env).map_err(|e| e.to_string())?;
+        for object in &plan.objects {
+            r2::put(&bucket, &object.key, object.bytes.clone())
+                .await
+                .map_err(|e| format!("putting {}: {e}", object.key))?;
+        }
+        self.with_node(|n| n.complete_flush(plan))
+            .map_err(|e| e.message)?
+            .map_err(|e| e.to_string())?;
+        self.flushes.set(self.flushes.get() + 1);
+        Ok(())
+    }
+
+    /// Arms the alarm for the next flush the policy (or a retry) needs.
+    async fn arm_alarm(&self) -> worker::Result<()> {
+        let policy = self.with_node(|n| n.next_flush_at()).ok().flatten();
+        let next = match (policy, self.retry_at.get()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = next {
+            let storage = self.state.storage();
+            let current = storage.get_alarm().await?;
+            if current.is_none_or(|c| c as u64 > at) {
+                // An i64 is an offset from now for `set_alarm`.
+                let offset = at.saturating_sub(js_now()).max(1);
+                storage.set_alarm(offset as i64).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -203,9 +352,14 @@ fn rest_response(r: catalog::Response) -> worker::Result<Response> {
 impl DurableObject for DoLake {
     fn new(state: State, env: Env) -> Self {
         DoLake {
-            env,
             handle: DoSqlHandle::of(&state),
-            engine: RefCell::new(None),
+            state,
+            env,
+            node: RefCell::new(None),
+            flushing: Cell::new(false),
+            retry_at: Cell::new(None),
+            flushes: Cell::new(0),
+            flush_failures: Cell::new(0),
         }
     }
 
@@ -218,10 +372,60 @@ impl DurableObject for DoLake {
                 self.iceberg(req, &name).await
             }
             (["lake", _, "stats"], Method::Get) => self.stats(),
+            (["lake", _, "v1", "ingest"], Method::Get) => self.ingest(&req),
             _ => error_response(&WireError::new(
                 ErrorCode::NotFound,
                 format!("no route for {} {path}", req.method()),
             )),
         }
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> worker::Result<()> {
+        let reply = match message {
+            WebSocketIncomingMessage::String(text) => {
+                let now = js_now();
+                match self.with_node(|n| n.on_frame(&text, now)) {
+                    Ok(reply) => reply,
+                    // The lake cannot be opened: the batch is fine, retry.
+                    Err(e) => shared_types::lake::LakeFrame::Nack {
+                        retry_after_ms: FLUSH_RETRY_MS,
+                        reason: format!("the lake is unavailable: {}", e.message),
+                    },
+                }
+            }
+            WebSocketIncomingMessage::Binary(_) => shared_types::lake::LakeFrame::Error {
+                error: WireError::new(
+                    ErrorCode::InvalidRequest,
+                    "link frames are JSON text, not binary",
+                ),
+            },
+        };
+        ws.send_with_str(reply.encode())?;
+        self.arm_alarm().await
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        // Complete the closing handshake; the shard may already be gone.
+        let code = u16::try_from(code)
+            .ok()
+            .filter(|c| *c >= 1000 && *c != 1005 && *c != 1006);
+        let _ = ws.close(code.or(Some(1000)), Some(reason));
+        Ok(())
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        self.flush().await;
+        self.arm_alarm().await?;
+        Response::ok("")
     }
 }
