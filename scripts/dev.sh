@@ -21,8 +21,8 @@ persist=${PERSIST:-.wrangler/state}
 . scripts/env.sh
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    echo "dev: building the Worker (worker-build --release)"
-    (cd dosql/worker && worker-build --release)
+    echo "dev: building the Worker (worker-build --profile worker)"
+    (cd dosql/worker && worker-build --profile worker)
     echo "dev: building the dosql shell"
     cargo build --release -q -p sql-client --bin dosql
 fi

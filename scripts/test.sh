@@ -39,9 +39,12 @@ step "the Worker in the real Workers runtime (wrangler dev, offline)"
 # esbuild into the repository if missing (idempotent).
 scripts/setup.sh
 . scripts/env.sh
-(cd dosql/worker && worker-build --release)
+(cd dosql/worker && worker-build --profile worker)
 scripts/worker-size.sh
 SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/smoke.sh
+
+step "the lake under wrangler dev: DoSql -> DoLake -> R2, read by PyIceberg and DuckDB"
+SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/lake.sh
 
 step "TypeScript SDK against the Worker under wrangler dev"
 DOSQL_TARGET=wrangler sql-client/ts/test.sh

@@ -304,6 +304,7 @@ mod tests {
             batch: ChangeBatch {
                 version: CDC_FORMAT_VERSION,
                 txns,
+                schemas: vec![],
                 next_lsn: last + 1,
                 last_lsn: last,
             },

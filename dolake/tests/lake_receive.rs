@@ -139,9 +139,12 @@ fn bad_input_is_a_typed_error_and_stores_nothing() {
             "{bad:?}"
         );
     }
-    // Rows of a table whose CREATE TABLE the lake never saw.
+    // Rows of a table whose CREATE TABLE the lake never saw, and whose
+    // schema the batch does not carry either.
     shard.exec("INSERT INTO t VALUES (1)");
-    let rows_only = shard.batch();
+    let mut rows_only = shard.batch();
+    assert_eq!(rows_only.schemas.len(), 1);
+    rows_only.schemas.clear();
     assert!(matches!(
         lake.receive("s", &rows_only, 0),
         Err(Error::InvalidInput(_))
@@ -188,4 +191,23 @@ fn flushes_fall_due_by_rows_bytes_and_age() {
     assert_eq!(lake.next_flush_at(), Some(1_000));
     let due = lake.due_flushes(1_500);
     assert_eq!(due, ["b", "a"], "largest buffer first");
+}
+
+#[test]
+fn a_stream_that_starts_after_a_create_table_is_decoded_with_the_batch_schemas() {
+    let mut shard = Shard::new("late");
+    shard.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    shard.exec("INSERT INTO t VALUES (1, 'before')");
+    // The lake's stream starts here: the CREATE is not in it.
+    shard.next = shard.db.engine().stats().last_lsn + 1;
+    shard.exec("INSERT INTO t VALUES (2, 'after')");
+    shard.exec("UPDATE t SET v = 'again' WHERE id = 2");
+    let batch = shard.batch();
+    assert_eq!(batch.schemas.len(), 1);
+    let mut lake = lake(LakeConfig::default());
+    let lsn = ack(&mut lake, "late", &batch, 10);
+    assert_eq!(lsn, batch.next_lsn - 1);
+    let table = lake.table("t").expect("the batch's schema introduced t");
+    assert_eq!(table.buffered_rows, 2);
+    assert!(table.schema.has_shard("late"));
 }

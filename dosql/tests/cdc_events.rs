@@ -438,3 +438,43 @@ fn values_of_every_type_round_trip() {
         ])
     );
 }
+
+#[test]
+fn a_batch_carries_the_schemas_of_tables_created_before_it() {
+    let (mut db, mut s) = db();
+    exec(
+        &mut db,
+        &mut s,
+        "CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT)",
+    );
+    exec(
+        &mut db,
+        &mut s,
+        "CREATE TABLE b(k TEXT PRIMARY KEY, n INT) WITHOUT ROWID",
+    );
+    let from = last_lsn(&mut db) + 1;
+    exec(&mut db, &mut s, "INSERT INTO a VALUES (1, 'x')");
+    exec(&mut db, &mut s, "ALTER TABLE a ADD COLUMN w");
+    exec(&mut db, &mut s, "CREATE TABLE c(z)");
+    exec(&mut db, &mut s, "INSERT INTO c VALUES (3)");
+    exec(&mut db, &mut s, "INSERT INTO b VALUES ('k', 2)");
+
+    let batch = read(&mut db, from, &ChangeFilter::default());
+    // a and b had rows before any schema event of theirs in the batch; c
+    // was created inside it. Each schema is the one in effect before the
+    // batch (a without w), in order of first appearance.
+    let names: Vec<&str> = batch.schemas.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let a: Vec<&str> = batch.schemas[0]
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(a, ["id", "v"]);
+    assert!(batch.schemas[1].without_rowid);
+
+    // From the start, every table is created inside the batch.
+    assert!(read(&mut db, 1, &ChangeFilter::default())
+        .schemas
+        .is_empty());
+}

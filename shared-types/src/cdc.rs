@@ -144,6 +144,12 @@ pub struct ChangeBatch {
     /// [`CDC_FORMAT_VERSION`].
     pub version: u32,
     pub txns: Vec<ChangeTxn>,
+    /// The schema in effect just before the batch of every table whose
+    /// first event in it is a row event: what a consumer that starts late
+    /// (after the table's CREATE) needs to decode its rows. Omitted when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemas: Vec<TableSchema>,
     /// Continue reading here; every LSN below was examined.
     pub next_lsn: u64,
     /// The shard's last LSN when the batch was read.
@@ -226,6 +232,7 @@ mod tests {
                     }),
                 ],
             }],
+            schemas: vec![],
             next_lsn: 8,
             last_lsn: 9,
         }

@@ -72,6 +72,7 @@ mod tests {
             batch: ChangeBatch {
                 version: CDC_FORMAT_VERSION,
                 txns: vec![],
+                schemas: vec![],
                 next_lsn: 5,
                 last_lsn: 4,
             },

@@ -198,6 +198,7 @@ const SHAPES: &[(&str, &str, Shape)] = &[
         Shape::Interface(&[
             req("version", "number"),
             req("txns", "ChangeTxn[]"),
+            opt("schemas", "TableSchema[]"),
             req("next_lsn", "number"),
             req("last_lsn", "number"),
         ]),
@@ -764,6 +765,7 @@ fn check_cdc() {
     let batch = cdc::ChangeBatch {
         version: cdc::CDC_FORMAT_VERSION,
         txns: vec![txn],
+        schemas: vec![],
         next_lsn: 2,
         last_lsn: 2,
     };

@@ -2,7 +2,7 @@
 # Builds the TypeScript SDK (dist/ with .d.ts), type-checks the tests and
 # examples, bundles the tests with esbuild and runs them with Node's test
 # runner against a real dosql-server, or with DOSQL_TARGET=wrangler against
-# the Worker under `wrangler dev` (built first: worker-build --release).
+# the Worker under `wrangler dev` (built first: worker-build --profile worker).
 #
 #   SKIP_BUILD=1   use the dosql-server binary already built
 #   DOSQL_SERVER   the binary (default: the workspace's target/debug)

@@ -27,7 +27,7 @@ cd "$(dirname "$0")/../.."
 [ -n "${SKIP_SETUP:-}" ] || scripts/setup.sh
 . scripts/env.sh
 if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd dosql/worker && timeout 1800 worker-build --release)
+    (cd dosql/worker && timeout 1800 worker-build --profile worker)
 fi
 py=${DOSQL_PYTHON:-$PWD/.tools/py/bin/python}
 if ! "$py" -c 'import pyiceberg, pyarrow' 2>/dev/null; then

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.."
 [ -n "${SKIP_SETUP:-}" ] || scripts/setup.sh
 . scripts/env.sh
 if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd dosql/worker && timeout 1800 worker-build --release)
+    (cd dosql/worker && timeout 1800 worker-build --profile worker)
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dosql-e2e.XXXXXX")

@@ -21,7 +21,7 @@ use dosql::mvcc::{Engine, TxnId};
 
 use super::keys;
 use super::state::{self, Entry, LakeTable};
-use super::wire::{self, ChangeBatch, ChangeEvent, RowOp, SchemaChange, SchemaEvent};
+use super::wire::{self, ChangeBatch, ChangeEvent, RowOp, SchemaChange, SchemaEvent, TableSchema};
 use super::{Lake, Reply};
 use crate::error::{Error, Result};
 
@@ -50,7 +50,7 @@ impl Lake {
                 lsn: ack,
             });
         }
-        let staged = self.stage(shard, &fresh, now_ms)?;
+        let staged = self.stage(shard, &fresh, &batch.schemas, now_ms)?;
         if staged.bytes > self.config.max_buffer_bytes {
             return Err(Error::Limit(format!(
                 "a batch of {} buffered bytes exceeds the lake's buffer of {} bytes: \
@@ -84,7 +84,15 @@ impl Lake {
     }
 
     /// Turns the fresh transactions into entries and new table states.
-    fn stage(&self, shard: &str, txns: &[&wire::ChangeTxn], now_ms: u64) -> Result<Staged> {
+    /// `schemas` (the batch's) introduce tables this shard created before
+    /// its stream reached the lake.
+    fn stage(
+        &self,
+        shard: &str,
+        txns: &[&wire::ChangeTxn],
+        schemas: &[TableSchema],
+        now_ms: u64,
+    ) -> Result<Staged> {
         let mut staged = Staged {
             entries: Vec::new(),
             tables: BTreeMap::new(),
@@ -116,6 +124,7 @@ impl Lake {
                         }
                     }
                     ChangeEvent::Row(r) => {
+                        self.introduce(&mut staged.tables, shard, &r.table, schemas, now_ms)?;
                         let t = self.table_mut(&mut staged.tables, &r.table);
                         let cells = t.schema.cells(shard, r)?;
                         let key = wire::values(&r.key);
@@ -141,6 +150,32 @@ impl Lake {
             }
         }
         Ok(staged)
+    }
+
+    /// Makes `table` known for `shard` from the batch's `schemas` if it is
+    /// not yet (the shard's stream started after the table was created);
+    /// without a schema the row is refused later, by `cells`.
+    fn introduce(
+        &self,
+        staged: &mut BTreeMap<String, LakeTable>,
+        shard: &str,
+        table: &str,
+        schemas: &[TableSchema],
+        now_ms: u64,
+    ) -> Result<()> {
+        let known = staged
+            .get(table)
+            .or_else(|| self.tables.get(table))
+            .is_some_and(|t| t.schema.has_shard(shard));
+        if known {
+            return Ok(());
+        }
+        match schemas.iter().find(|s| s.name == table) {
+            Some(schema) => self.change(staged, table, now_ms, |t| {
+                t.schema.set_shard(shard, schema, None)
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The staged state of `table`: staged already, else a copy of the

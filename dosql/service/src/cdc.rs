@@ -111,6 +111,7 @@ pub fn batch_to_wire(batch: engine::ChangeBatch, shard: &str) -> wire::ChangeBat
                 events: t.events.into_iter().map(event_to_wire).collect(),
             })
             .collect(),
+        schemas: batch.schemas.into_iter().map(schema_to_wire).collect(),
         next_lsn: batch.next_lsn,
         last_lsn: batch.last_lsn,
     }

@@ -174,6 +174,7 @@ export interface ChangeTxn {
 export interface ChangeBatch {
   version: number;
   txns: ChangeTxn[];
+  schemas?: TableSchema[];
   next_lsn: number;
   last_lsn: number;
 }

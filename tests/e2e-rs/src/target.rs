@@ -195,7 +195,7 @@ impl Target {
         assert!(
             built.exists(),
             "the Worker is not built ({} is missing). Build it first:\n    \
-             scripts/setup.sh && (. scripts/env.sh && cd dosql/worker && worker-build --release)\n\
+             scripts/setup.sh && (. scripts/env.sh && cd dosql/worker && worker-build --profile worker)\n\
              (scripts/test.sh does both before it runs this suite)",
             built.display()
         );

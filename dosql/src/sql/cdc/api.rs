@@ -16,7 +16,10 @@
 use super::catalog::{load_current, register_trees, CatalogState, TreeNames};
 use super::decode::{decode_record, undo};
 use super::slots::{validate_name, Cdc, SlotState};
-use super::{estimated_size, ChangeBatch, ChangeFilter, ReadLimits, SlotInfo};
+use super::{
+    estimated_size, ChangeBatch, ChangeEvent, ChangeFilter, ChangeTxn, ReadLimits, SlotInfo,
+    TableSchema,
+};
 use crate::error::{Error, Result};
 use crate::invalid;
 use crate::mvcc::{Change, Record, TreeId};
@@ -197,6 +200,7 @@ impl Database {
             Some((lsn, state, names)) if lsn == from => (state, names),
             _ => self.catalog_before(from)?,
         };
+        let before = state.clone();
         let mut catalog = catalog_id(&names);
         let mut txns = Vec::new();
         let mut bytes = 0;
@@ -236,7 +240,9 @@ impl Database {
             _ => {}
         }
         self.cdc.resume = Some((next, state, names));
+        let schemas = schemas_before(&before, &txns);
         Ok(ChangeBatch {
+            schemas,
             txns,
             next_lsn: next,
             last_lsn,
@@ -270,6 +276,25 @@ impl Database {
         }
         Ok((state, names))
     }
+}
+
+/// The schemas, as `before` holds them, of the tables whose first event in
+/// `txns` is a row event (in order of first appearance).
+fn schemas_before(before: &CatalogState, txns: &[ChangeTxn]) -> Vec<TableSchema> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut schemas = Vec::new();
+    for event in txns.iter().flat_map(|t| &t.events) {
+        let table = event.table();
+        if !seen.insert(table.to_owned()) {
+            continue;
+        }
+        if let ChangeEvent::Row(_) = event {
+            if let Some(t) = before.by_name(table) {
+                schemas.push(TableSchema::of(t));
+            }
+        }
+    }
+    schemas
 }
 
 /// The catalog tree's id, if `record` creates it.

@@ -98,6 +98,13 @@ impl CatalogState {
         self.tables.get(key)
     }
 
+    /// The table named `name` (SQL names compare case-insensitively).
+    pub fn by_name(&self, name: &str) -> Option<&Arc<Table>> {
+        self.tables
+            .values()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
     /// The table stored in the tree named `tree`.
     pub fn by_tree(&self, tree: &str) -> Option<&Arc<Table>> {
         let table = self.tables.get(&key_of_tree(tree)?)?;

@@ -249,6 +249,10 @@ impl Default for ReadLimits {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeBatch {
     pub txns: Vec<ChangeTxn>,
+    /// The schema in effect just before the batch of every table with row
+    /// events in it and no schema event before them: what a consumer that
+    /// joins the stream late needs to decode those rows.
+    pub schemas: Vec<TableSchema>,
     /// Where the next read continues: every LSN below it was examined
     /// (acknowledge `next_lsn - 1` once the batch is processed).
     pub next_lsn: Lsn,
