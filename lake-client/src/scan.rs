@@ -16,8 +16,9 @@
 //! ```
 //!
 //! Memory: the downloaded objects (bounded by `Config::max_scan_bytes`,
-//! compressed Parquet) plus the decoded batches; the objects are dropped
-//! when the scan returns. Objects are read whole: DoLake writes one
+//! compressed Parquet), plus a copy of the one object being decoded (the
+//! in-memory store hands the reader its own), plus the decoded batches;
+//! the objects are dropped when the scan returns. Objects are read whole: DoLake writes one
 //! Parquet file per flush, and dolake's reader decodes whole files, so
 //! byte ranges would save nothing. Object URLs are
 //! `{s3.endpoint}/{bucket}/{key}` (path style), the bucket and key taken

@@ -1,52 +1,27 @@
 /**
- * Starts a real dosql-server for the tests (DOSQL_SERVER names the binary):
- * a fresh data directory (its lake at DATA/.lake), a known token, the port
- * the system picks (read from its `listening on http://ADDR` line).
+ * The tests' dosql-server is sql-client's test harness (a fresh data
+ * directory, whose lake is DATA/.lake; a known token; a free port), plus
+ * helpers to seed a catalog and run SQL.
  */
 
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { startServer as startSqlServer, removeDir, TOKEN } from "../../../sql-client/ts/test/server.js";
 
-export const TOKEN = "test-token-lake";
+export { TOKEN };
 
 export interface Server {
   base: string;
   stop(): Promise<void>;
 }
 
-export function startServer(): Promise<Server> {
-  const bin = process.env.DOSQL_SERVER;
-  if (!bin) throw new Error("DOSQL_SERVER must name the dosql-server binary (see test.sh)");
-  const dir = mkdtempSync(join(tmpdir(), "lake-ts-"));
-  const child = spawn(bin, ["--listen", "127.0.0.1:0", "--data", dir, "--token", TOKEN], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`dosql-server did not start: ${out}`)), 30_000);
-    child.on("exit", (code) => reject(new Error(`dosql-server exited with ${code}: ${out}`)));
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({
-        base: m[1]!.replace(/\/$/, ""),
-        stop: () =>
-          new Promise<void>((done) => {
-            const finish = () => {
-              rmSync(dir, { recursive: true, force: true });
-              done();
-            };
-            if (child.exitCode !== null) return finish();
-            child.once("exit", finish);
-            child.kill("SIGKILL");
-          }),
-      });
-    });
-  });
+export async function startServer(): Promise<Server> {
+  const s = await startSqlServer();
+  return {
+    base: s.base.replace(/\/$/, ""),
+    stop: async () => {
+      await s.stop();
+      removeDir(s.dataDir);
+    },
+  };
 }
 
 /** One catalog request with the token; the parsed answer (or throws). */
