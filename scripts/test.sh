@@ -29,10 +29,11 @@ step "tests"
 # dosql-e2e drives the built Worker too: it runs below, once the Worker is built.
 cargo test --workspace --exclude dosql-e2e
 
-step "TypeScript SDK against a real dosql-server (sql-client/ts)"
+step "TypeScript SDKs against a real dosql-server (sql-client/ts, lake-client/ts)"
 # node_modules/.bin (node 22, tsc, esbuild) comes from scripts/setup.sh.
 scripts/setup.sh
 sql-client/ts/test.sh
+lake-client/ts/test.sh
 
 step "the Worker in the real Workers runtime (wrangler dev, offline)"
 # Installs wrangler, node 22, wasm-bindgen-cli, worker-build, wasm-opt and
