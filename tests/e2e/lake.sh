@@ -24,56 +24,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-[ -n "${SKIP_SETUP:-}" ] || scripts/setup.sh
-. scripts/env.sh
-if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd dosql/worker && timeout 1800 worker-build --profile worker)
-fi
+NAME=lake
+. tests/e2e/wrangler.sh
 py=${DOSQL_PYTHON:-$PWD/.tools/py/bin/python}
 if ! "$py" -c 'import pyiceberg, pyarrow' 2>/dev/null; then
     echo "lake: no PyIceberg at $py: run scripts/setup-python.sh (or set DOSQL_PYTHON)" >&2
     exit 1
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dosql-lake.XXXXXX")
-token="lake-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-printf 'DOSQL_TOKEN=%s\n' "$token" > "$work/dev.vars"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-wrangler_pid=
-
-stop_wrangler() {
-    if [ -n "$wrangler_pid" ]; then
-        kill -TERM -- "-$wrangler_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 -- "-$wrangler_pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL -- "-$wrangler_pid" 2>/dev/null || true
-        wrangler_pid=
-    fi
-}
-cleanup() {
-    local rc=$?
-    stop_wrangler
-    if [ "$rc" -ne 0 ] && [ -f "$work/wrangler.log" ]; then
-        echo "--- wrangler log (last 40 lines) ---" >&2
-        tail -n 40 "$work/wrangler.log" >&2
-    fi
-    [ -n "${KEEP_STATE:-}" ] && echo "lake: state kept in $work" || rm -rf "$work"
-    exit "$rc"
-}
-trap cleanup EXIT INT TERM
-
-start_wrangler() {
-    setsid wrangler dev --local --ip 127.0.0.1 --port "$port" --persist-to "$work/state" \
-        --env-file "$work/dev.vars" --show-interactive-dev-session=false >>"$work/wrangler.log" 2>&1 &
-    wrangler_pid=$!
-    for _ in $(seq 120); do
-        if curl -sf -m 2 "$base/health" >/dev/null; then return 0; fi
-        kill -0 "$wrangler_pid" 2>/dev/null || { echo "lake: wrangler exited" >&2; return 1; }
-        sleep 0.5
-    done
-    echo "lake: wrangler not ready after 60s" >&2
-    return 1
-}
 
 # expect <label> <expected HTTP status> <curl args...>: the body on stdout.
 expect() {
