@@ -51,7 +51,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::object::{error_response, js_now};
+use crate::object::{arm_alarm_at, error_response, js_now};
 use crate::r2::{self, LAKE_BUCKET};
 use crate::store::{DoLogStore, DoPageStore, DoSqlHandle};
 
@@ -294,20 +294,7 @@ impl DoLake {
     /// Arms the alarm for the next flush the policy (or a retry) needs.
     async fn arm_alarm(&self) -> worker::Result<()> {
         let policy = self.with_node(|n| n.next_flush_at()).ok().flatten();
-        let next = match (policy, self.retry_at.get()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(at) = next {
-            let storage = self.state.storage();
-            let current = storage.get_alarm().await?;
-            if current.is_none_or(|c| c as u64 > at) {
-                // An i64 is an offset from now for `set_alarm`.
-                let offset = at.saturating_sub(js_now()).max(1);
-                storage.set_alarm(offset as i64).await?;
-            }
-        }
-        Ok(())
+        arm_alarm_at(&self.state, policy, self.retry_at.get()).await
     }
 }
 

@@ -73,6 +73,26 @@ pub fn js_now() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// Sets the Object's alarm to the earlier of `a` and `b` (Unix ms), unless
+/// an alarm at or before it is already set; nothing when both are `None`.
+/// Both Objects keep one alarm for several timers this way.
+pub async fn arm_alarm_at(state: &State, a: Option<u64>, b: Option<u64>) -> worker::Result<()> {
+    let next = match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(at) = next {
+        let storage = state.storage();
+        let current = storage.get_alarm().await?;
+        if current.is_none_or(|c| c as u64 > at) {
+            // An i64 is an offset from now for `set_alarm`.
+            let offset = at.saturating_sub(js_now()).max(1);
+            storage.set_alarm(offset as i64).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Engine settings inside an Object, which has 128 MB of memory in all.
 fn engine_config() -> EngineConfig {
     EngineConfig {
@@ -292,20 +312,7 @@ impl DoSql {
             .as_ref()
             .and_then(Service::next_expiry);
         let ship = self.ship_at.get().filter(|_| !self.shipping.get());
-        let next = match (expiry, ship) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(at) = next {
-            let storage = self.state.storage();
-            let current = storage.get_alarm().await?;
-            if current.is_none_or(|c| c as u64 > at) {
-                // An i64 is an offset from now for `set_alarm`.
-                let offset = at.saturating_sub(js_now()).max(1);
-                storage.set_alarm(offset as i64).await?;
-            }
-        }
-        Ok(())
+        arm_alarm_at(&self.state, expiry, ship).await
     }
 }
 
