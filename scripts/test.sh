@@ -47,8 +47,9 @@ SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/smoke.sh
 step "the lake under wrangler dev: DoSql -> DoLake -> R2, read by PyIceberg and DuckDB"
 SKIP_SETUP=1 SKIP_BUILD=1 tests/e2e/lake.sh
 
-step "TypeScript SDK against the Worker under wrangler dev"
+step "TypeScript SDKs against the Worker under wrangler dev"
 DOSQL_TARGET=wrangler sql-client/ts/test.sh
+DOSQL_TARGET=wrangler lake-client/ts/test.sh
 
 step "end-to-end suite: dosql-server and the Worker under wrangler dev, through sql-client"
 cargo test -p dosql-e2e

@@ -2,8 +2,10 @@
 # Builds the TypeScript SDK (dist/ with .d.ts), type-checks the tests
 # (including that the change-stream types equal sql-client's generated
 # ones), bundles the tests with esbuild and runs them with Node's test
-# runner against a real dosql-server.
+# runner against a real dosql-server, or with DOSQL_TARGET=wrangler against
+# the Worker under `wrangler dev` (built first: worker-build --profile worker).
 #
+#   DOSQL_TARGET   `wrangler` to test the Worker in workerd instead
 #   SKIP_BUILD=1   use the dosql-server binary already built
 #   DOSQL_SERVER   the binary (default: the workspace's target/debug)
 set -euo pipefail
@@ -14,7 +16,10 @@ for tool in node tsc esbuild; do
     [ -x "$bin/$tool" ] || { echo "test.sh: $bin/$tool missing (run scripts/setup.sh)" >&2; exit 1; }
 done
 
-if [ -z "${SKIP_BUILD:-}" ]; then
+export DOSQL_ROOT=$root
+if [ "${DOSQL_TARGET:-}" = wrangler ]; then
+    [ -f "$root/dosql/worker/build/index.js" ] || { echo "test.sh: build the Worker first" >&2; exit 1; }
+elif [ -z "${SKIP_BUILD:-}" ]; then
     (cd "$root" && cargo build -p dosql-server)
 fi
 export DOSQL_SERVER=${DOSQL_SERVER:-${CARGO_TARGET_DIR:-$root/target}/debug/dosql-server}

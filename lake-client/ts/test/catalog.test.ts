@@ -41,8 +41,8 @@ after(async () => {
 });
 
 test("browses namespaces, tables and snapshots with their LSNs", async () => {
-  const lake = await LakeCatalog.connect({ url: `${server.base}/iceberg`, token: TOKEN });
-  assert.equal(lake.storage["s3.endpoint"], `${server.base}/s3`);
+  const lake = await LakeCatalog.connect({ url: server.catalog, token: TOKEN });
+  assert.equal(lake.storage["s3.endpoint"], server.s3);
   assert.deepEqual(await lake.namespaces(), [["dolake"], ["dolake", "app"], ["shop"]]);
   assert.deepEqual(await lake.childNamespaces(["dolake"]), [["dolake", "app"]]);
   assert.deepEqual(await lake.tables(["dolake", "app"]), [{ namespace: ["dolake", "app"], name: "orders" }]);
@@ -56,7 +56,7 @@ test("browses namespaces, tables and snapshots with their LSNs", async () => {
     { id: 1, name: "id", required: true, type: "long" },
     { id: 2, name: "item", required: false, type: "string" },
   ]);
-  assert.equal(t.storage["s3.endpoint"], `${server.base}/s3`);
+  assert.equal(t.storage["s3.endpoint"], server.s3);
 
   const snaps = await lake.snapshots(["dolake", "app"], "orders");
   assert.deepEqual(
@@ -71,7 +71,7 @@ test("browses namespaces, tables and snapshots with their LSNs", async () => {
 });
 
 test("errors are typed", async () => {
-  const url = `${server.base}/iceberg`;
+  const url = server.catalog;
   await assert.rejects(LakeCatalog.connect({ url, token: "wrong" }), (e: LakeError) => {
     assert.equal(e.kind, "UNAUTHORIZED");
     assert.equal(e.type, "NotAuthorizedException");

@@ -10,13 +10,23 @@ export { TOKEN };
 
 export interface Server {
   base: string;
+  /** The catalog URI: `/iceberg` on dosql-server, the lake `default`'s under the Worker. */
+  catalog: string;
+  /** The S3 endpoint the catalog hands out. */
+  s3: string;
   stop(): Promise<void>;
 }
 
+/** Where the catalog lives relative to the server's base URL. */
+const LAKE_PREFIX = process.env.DOSQL_TARGET === "wrangler" ? "/lake/default" : "";
+
 export async function startServer(): Promise<Server> {
   const s = await startSqlServer();
+  const base = s.base.replace(/\/$/, "");
   return {
-    base: s.base.replace(/\/$/, ""),
+    base,
+    catalog: `${base}${LAKE_PREFIX}/iceberg`,
+    s3: `${base}${LAKE_PREFIX}/s3`,
     stop: async () => {
       await s.stop();
       removeDir(s.dataDir);
@@ -26,7 +36,7 @@ export async function startServer(): Promise<Server> {
 
 /** One catalog request with the token; the parsed answer (or throws). */
 export async function catalogCall(base: string, method: string, path: string, body?: string): Promise<unknown> {
-  const res = await fetch(`${base}/iceberg/v1${path}`, {
+  const res = await fetch(`${base}${LAKE_PREFIX}/iceberg/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
     ...(body === undefined ? {} : { body }),
