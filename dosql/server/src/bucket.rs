@@ -37,7 +37,8 @@ pub struct Bucket {
 impl Bucket {
     /// The bucket in `dir`, created if missing.
     pub fn open(dir: &Path) -> Result<Bucket, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         Ok(Bucket {
             dir: dir.to_path_buf(),
         })
@@ -65,7 +66,12 @@ impl Bucket {
     }
 
     /// One S3 read request (`GET|HEAD /<bucket>/<key>`, optional range).
-    pub fn serve(&self, method: &str, path: &str, range: Option<&str>) -> Result<Response, S3Error> {
+    pub fn serve(
+        &self,
+        method: &str,
+        path: &str,
+        range: Option<&str>,
+    ) -> Result<Response, S3Error> {
         let req = s3::parse(method, path, range)?;
         if req.bucket != BUCKET {
             return Err(S3Error {
@@ -171,7 +177,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bucket = Bucket::open(dir.path()).unwrap();
         bucket.put_object("k/v.bin", b"0123456789").unwrap();
-        let r = bucket.serve("GET", "lake/k/v.bin", Some("bytes=2-4")).unwrap();
+        let r = bucket
+            .serve("GET", "lake/k/v.bin", Some("bytes=2-4"))
+            .unwrap();
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
         let missing = bucket.serve("GET", "lake/k/none", None).unwrap_err();
         assert_eq!(missing.status, 404);

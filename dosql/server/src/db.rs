@@ -147,7 +147,11 @@ fn open_service(dir: &Path) -> Result<Service, WireError> {
 
 /// Opens the database and, with a lake, its shipping: the lake's slot is
 /// created on first open, so every later commit reaches the lake.
-fn open_host(dir: &Path, lake: Option<Node>, own_jobs: mpsc::Sender<Job>) -> Result<Host, WireError> {
+fn open_host(
+    dir: &Path,
+    lake: Option<Node>,
+    own_jobs: mpsc::Sender<Job>,
+) -> Result<Host, WireError> {
     let mut service = open_service(dir)?;
     let shipping = match lake {
         Some(node) => {

@@ -94,7 +94,7 @@ impl Lake {
         let stopped = || {
             RestError::new(
                 dolake::catalog::Kind::Internal,
-                "the catalog thread stopped",
+                "the lake thread stopped",
             )
         };
         let (reply, answer) = oneshot::channel();
@@ -156,8 +156,8 @@ impl Lake {
             let (catalog, e) = host.node.catalog_and_engine();
             catalog.apply(e, prepared)
         })
-            .await
-            .unwrap_or_else(|e| dolake::catalog::Response::error(&e))
+        .await
+        .unwrap_or_else(|e| dolake::catalog::Response::error(&e))
     }
 
     /// Whether an S3 request carries the token.

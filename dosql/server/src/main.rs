@@ -181,7 +181,14 @@ mod tests {
         );
         assert_eq!(args(&["--txn-timeout-ms", "5"]).unwrap().txn_timeout_ms, 5);
         assert!(args(&["--txn-timeout-ms", "x"]).is_err());
-        let a = args(&["--lake-flush-ms", "50", "--lake-flush-rows", "7", "--no-ship"]).unwrap();
+        let a = args(&[
+            "--lake-flush-ms",
+            "50",
+            "--lake-flush-rows",
+            "7",
+            "--no-ship",
+        ])
+        .unwrap();
         assert_eq!((a.flush.max_age_ms, a.flush.max_rows), (50, 7));
         assert_eq!(a.flush.max_bytes, FlushPolicy::default().max_bytes);
         assert!(!a.ship);

@@ -106,8 +106,8 @@ impl Node {
 }
 
 fn open(config: &NodeConfig) -> Result<LakeNode, String> {
-    let engine = Engine::open_dir(&config.state_dir, PAGE_SIZE, EngineConfig::default())
-        .map_err(|e| {
+    let engine =
+        Engine::open_dir(&config.state_dir, PAGE_SIZE, EngineConfig::default()).map_err(|e| {
             format!(
                 "cannot open the lake in {}: {e}",
                 config.state_dir.display()
@@ -167,7 +167,9 @@ fn run(node: LakeNode, config: &NodeConfig, bucket: &Bucket, inbox: mpsc::Receiv
             .next_flush_at()
             .map(|at| at.max(host.flushing.hold_until));
         let job = match due {
-            None => inbox.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            None => inbox
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             Some(at) => {
                 let wait = at.saturating_sub(now_ms());
                 inbox.recv_timeout(Duration::from_millis(wait))

@@ -48,7 +48,10 @@ async fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, Json) {
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Json::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Json::String(text)),
+    )
 }
 
 async fn stats(server: &Server) -> Json {
@@ -152,7 +155,12 @@ fn batch_rows(b: &RecordBatch) -> Vec<Json> {
 }
 
 fn ordered(mut rows: Vec<Json>) -> Vec<Json> {
-    rows.sort_by_key(|r| (r["_shard"].as_str().unwrap_or("").to_owned(), r["id"].as_i64()));
+    rows.sort_by_key(|r| {
+        (
+            r["_shard"].as_str().unwrap_or("").to_owned(),
+            r["id"].as_i64(),
+        )
+    });
     rows
 }
 
@@ -266,8 +274,14 @@ async fn commits_become_snapshots_that_pyiceberg_and_duckdb_read() {
 
     // The stats route tells the same story.
     let s = stats(&server).await;
-    assert!(s["lake"]["tables"]["t"]["flushes"].as_u64().unwrap() >= 2, "{s}");
-    assert!(s["lake"]["shards"]["shop"].as_u64().unwrap() >= second_lsn, "{s}");
+    assert!(
+        s["lake"]["tables"]["t"]["flushes"].as_u64().unwrap() >= 2,
+        "{s}"
+    );
+    assert!(
+        s["lake"]["shards"]["shop"].as_u64().unwrap() >= second_lsn,
+        "{s}"
+    );
     let shipping = &s["databases"]["shop"];
     assert!(shipping["acked_lsn"].as_u64().unwrap() >= second_lsn, "{s}");
     assert_eq!(shipping["stopped"], Json::Null, "{s}");
@@ -287,16 +301,22 @@ async fn a_restart_before_the_flush_loses_and_duplicates_nothing() {
         .await
         .unwrap();
         for id in 1..=20 {
-            db.execute("INSERT INTO t VALUES (?, ?, ?)", (id, format!("r{id}"), 1.5))
-                .await
-                .unwrap();
+            db.execute(
+                "INSERT INTO t VALUES (?, ?, ?)",
+                (id, format!("r{id}"), 1.5),
+            )
+            .await
+            .unwrap();
         }
         // The lake has these (acknowledged, buffered, not flushed)...
         let acked = last_change(&db, "t").await;
         let deadline = Instant::now() + PATIENCE;
         loop {
             let s = stats(&server).await;
-            if s["lake"]["shards"]["crash"].as_u64().is_some_and(|l| l >= acked) {
+            if s["lake"]["shards"]["crash"]
+                .as_u64()
+                .is_some_and(|l| l >= acked)
+            {
                 assert_eq!(s["lake"]["tables"]["t"]["flushes"], 0, "{s}");
                 assert!(s["lake"]["tables"]["t"]["buffered_rows"].as_u64() >= Some(20));
                 break;
@@ -314,7 +334,12 @@ async fn a_restart_before_the_flush_loses_and_duplicates_nothing() {
             .unwrap();
         last_change(&db, "t").await
     };
-    let (status, _) = get(&server, "/iceberg/v1/namespaces/dosql/tables/t", Some(TOKEN)).await;
+    let (status, _) = get(
+        &server,
+        "/iceberg/v1/namespaces/dosql/tables/t",
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, 404, "no flush before the kill");
     let server = server.restart_with(&["--lake-flush-ms", "300"]);
 
@@ -362,7 +387,10 @@ async fn two_databases_fill_one_table_with_a_shard_column() {
     assert_eq!(rows, ordered(expected));
     let s = stats(&server).await;
     for (shard, lsn) in &covers {
-        assert!(s["databases"][shard]["acked_lsn"].as_u64() >= Some(*lsn), "{s}");
+        assert!(
+            s["databases"][shard]["acked_lsn"].as_u64() >= Some(*lsn),
+            "{s}"
+        );
         assert_eq!(s["databases"][shard]["shard"], json!(shard), "{s}");
     }
 }
