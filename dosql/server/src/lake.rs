@@ -91,12 +91,7 @@ impl Lake {
         &self,
         f: impl FnOnce(&mut LakeHost) -> R + Send + 'static,
     ) -> Result<R, RestError> {
-        let stopped = || {
-            RestError::new(
-                dolake::catalog::Kind::Internal,
-                "the lake thread stopped",
-            )
-        };
+        let stopped = || RestError::new(dolake::catalog::Kind::Internal, "the lake thread stopped");
         let (reply, answer) = oneshot::channel();
         let job: NodeJob = Box::new(move |host| {
             let _ = reply.send(f(host));
