@@ -26,6 +26,7 @@
 pub mod config;
 pub mod data;
 pub mod kv;
+pub mod lake;
 pub mod report;
 pub mod runner;
 pub mod sql;

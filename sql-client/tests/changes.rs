@@ -7,6 +7,13 @@ use dosql_testkit::{Server, TOKEN};
 use sql_client::cdc::{ChangeEvent, ChangeTxn, RowOp};
 use sql_client::{Client, Error, ErrorCode, Subscription, Value};
 
+/// A server whose databases do not ship to its lake: these tests count
+/// slots and stream positions, which the lake's slot and its background
+/// acknowledgements would change.
+fn server() -> Server {
+    Server::start_with(&["--no-ship"])
+}
+
 async fn client(server: &Server, name: &str) -> Client {
     Client::connect(&server.url(name), TOKEN)
         .await
@@ -33,7 +40,7 @@ async fn next(stream: &mut sql_client::ChangeStream) -> ChangeTxn {
 
 #[tokio::test]
 async fn a_subscription_delivers_filtered_transactions_and_resumes_from_its_slot() {
-    let server = Server::start();
+    let server = server();
     let db = client(&server, "shop").await;
     db.exec_script(
         "CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT);
@@ -104,7 +111,7 @@ async fn a_subscription_delivers_filtered_transactions_and_resumes_from_its_slot
 
 #[tokio::test]
 async fn reads_by_position_and_operation_filters() {
-    let server = Server::start();
+    let server = server();
     let db = client(&server, "pos").await;
     db.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)", ())
         .await
@@ -140,7 +147,7 @@ async fn reads_by_position_and_operation_filters() {
 
 #[tokio::test]
 async fn slot_errors_are_typed() {
-    let server = Server::start();
+    let server = server();
     let db = client(&server, "errs").await;
     let err = db.ack_slot("missing", 1).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotFound));

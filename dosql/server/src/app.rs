@@ -8,6 +8,7 @@
 //!   POST /db/{name}/v1/batch      BatchRequest    -> 200 BatchResult | 4xx/5xx {"error"}
 //!   ANY  /iceberg/v1/...          Iceberg REST catalog (see lake.rs)
 //!   GET|HEAD /s3/{bucket}/{key}   the lake's bucket, read-only (see lake.rs)
+//!   GET  /lake/stats              200 {"lake": {..}, "databases": {name: shipping}}
 //! ```
 //!
 //! Every /db route checks the bearer token first (the WebSocket route also
@@ -49,6 +50,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/db/{name}/v1/batch", post(http::<Batch>))
         .route("/iceberg/{*rest}", any(iceberg))
         .route("/s3/{*rest}", any(bucket))
+        .route("/lake/stats", get(lake_stats))
         // A little over the limit, so that the service sees oversized
         // bodies and refuses them with its typed error.
         .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES + 1))
@@ -83,6 +85,23 @@ async fn bucket(
     headers: HeaderMap,
 ) -> Response {
     lake::bucket(app.lake.clone(), method, uri, headers).await
+}
+
+/// The lake's buffers and flushes, and each open database's shipping
+/// (docs/protocol.md, "Lake stats").
+async fn lake_stats(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !header_ok(&app, &headers) {
+        return error(&transport::auth_error());
+    }
+    let lake = match app.lake.stats().await {
+        Ok(l) => l,
+        Err(e) => return error(&WireError::new(ErrorCode::Unavailable, e.message)),
+    };
+    let body = serde_json::json!({
+        "lake": lake,
+        "databases": app.registry.shipping_stats().await,
+    });
+    json(StatusCode::OK, body.to_string())
 }
 
 fn json(status: StatusCode, body: String) -> Response {

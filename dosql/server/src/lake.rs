@@ -10,71 +10,48 @@
 //! ```
 //!
 //! The catalog is sans-IO (`dolake::catalog`): a write is prepared on the
-//! engine's thread, its metadata objects are written to files (atomically:
-//! temporary file, then rename) on a blocking thread, then applied on the
-//! engine's thread again; the apply step re-checks the base, so concurrent
-//! commits cannot lose an update. The engine lives on a thread of its own
-//! (as databases do, see db.rs) and is never touched by an async worker. Both routes take the server's token: the catalog as a
-//! bearer token, the bucket as the access key id of a SigV4 `Authorization`
-//! (or as a bearer token).
+//! lake's thread (node.rs, which owns the engine the catalog and the lake
+//! share), its metadata objects are written to the bucket (atomically and
+//! durably, bucket.rs) on a blocking thread, then applied on the lake's
+//! thread again; the apply step re-checks the base, so concurrent commits
+//! (another client's, or a flush of the lake) cannot lose an update. The
+//! engine is never touched by an async worker. Both routes take the
+//! server's token: the catalog as a bearer token, the bucket as the access
+//! key id of a SigV4 `Authorization` (or as a bearer token).
+//!
+//! `GET /lake/stats` (token) reports the lake's buffers, flushes and
+//! per-shard LSNs, and each open database's shipping (docs/protocol.md).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
-use std::time::UNIX_EPOCH;
+use std::path::Path;
+use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use dolake::catalog::{Catalog, CatalogConfig, Env, Object, Request, RestError, Step};
-use dolake::s3::{self, ObjectMeta, S3Error};
-use dosql::mvcc::{Engine, EngineConfig};
+use dolake::catalog::{CatalogConfig, Env, Request, RestError, Step};
+use dolake::lake::{FlushPolicy, LakeConfig};
+use dolake::s3::{self, S3Error};
 use dosql_service::transport;
 use rand::RngCore;
 use tokio::sync::oneshot;
 
+use crate::bucket::{Bucket, BUCKET};
 use crate::db::now_ms;
+use crate::node::{LakeHost, Node, NodeConfig, NodeJob};
 
-/// The bucket name in table locations (`s3://lake/warehouse/...`).
-pub const BUCKET: &str = "lake";
-
-/// Page size of the catalog's engine.
-const PAGE_SIZE: u32 = 4096;
-
-type Job = Box<dyn FnOnce(&mut Engine) + Send>;
-
-/// The catalog and bucket of one server.
+/// The lake of one server: its thread, its bucket, its token.
 pub struct Lake {
-    catalog: Catalog,
-    /// To the thread that owns the catalog's engine.
-    jobs: mpsc::Sender<Job>,
-    bucket_dir: PathBuf,
+    node: Node,
+    bucket: Bucket,
     token: String,
-}
-
-/// Owns the engine: runs jobs in order, reopening the engine first when a
-/// storage failure poisoned it (what is durable is in the files).
-fn run(mut engine: Engine, dir: &Path, inbox: mpsc::Receiver<Job>) {
-    while let Ok(job) = inbox.recv() {
-        if engine.is_poisoned() {
-            match Engine::open_dir(dir, PAGE_SIZE, EngineConfig::default()) {
-                Ok(e) => engine = e,
-                Err(e) => eprintln!("catalog {} cannot be reopened: {e}", dir.display()),
-            }
-        }
-        job(&mut engine);
-    }
 }
 
 impl Lake {
     /// Opens (or creates) the lake in `dir`; `addr` is the server's address,
     /// which clients are told to use as their S3 endpoint.
-    pub fn open(dir: &Path, addr: &str, token: &str) -> Result<Lake, String> {
-        let state_dir = dir.join("catalog");
-        let bucket_dir = dir.join("bucket");
-        std::fs::create_dir_all(&bucket_dir)
-            .map_err(|e| format!("cannot create {}: {e}", bucket_dir.display()))?;
+    pub fn open(dir: &Path, addr: &str, token: &str, policy: FlushPolicy) -> Result<Lake, String> {
+        let bucket = Bucket::open(&dir.join("bucket"))?;
         let client_properties = BTreeMap::from([
             ("s3.endpoint".to_owned(), format!("http://{addr}/s3")),
             ("s3.path-style-access".to_owned(), "true".to_owned()),
@@ -84,59 +61,42 @@ impl Lake {
             ("s3.access-key-id".to_owned(), token.to_owned()),
             ("s3.secret-access-key".to_owned(), "unused".to_owned()),
         ]);
-        let catalog = Catalog::new(CatalogConfig {
-            bucket: BUCKET.to_owned(),
-            warehouse: "warehouse".to_owned(),
-            client_properties,
-        })
-        .map_err(|e| e.message)?;
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        let (ready, opened) = mpsc::channel();
-        // The engine is not Send: it is opened on the thread that owns it.
-        std::thread::Builder::new()
-            .name("lake-catalog".into())
-            .spawn(
-                move || match Engine::open_dir(&state_dir, PAGE_SIZE, EngineConfig::default()) {
-                    Ok(engine) => {
-                        let _ = ready.send(Ok(()));
-                        run(engine, &state_dir, inbox);
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(format!(
-                            "cannot open the catalog in {}: {e}",
-                            state_dir.display()
-                        )));
-                    }
-                },
-            )
-            .map_err(|e| format!("cannot start the catalog thread: {e}"))?;
-        opened
-            .recv()
-            .map_err(|_| "the catalog thread stopped".to_owned())??;
+        let config = NodeConfig {
+            state_dir: dir.join("catalog"),
+            lake: LakeConfig {
+                policy,
+                ..LakeConfig::default()
+            },
+            catalog: CatalogConfig {
+                bucket: BUCKET.to_owned(),
+                warehouse: "warehouse".to_owned(),
+                client_properties,
+            },
+        };
+        let node = Node::spawn(config, bucket.clone())?;
         Ok(Lake {
-            catalog,
-            jobs,
-            bucket_dir,
+            node,
+            bucket,
             token: token.to_owned(),
         })
     }
 
-    /// Runs `f` on the engine's thread and returns its answer.
-    async fn with_engine<R: Send + 'static>(
+    /// The lake's thread, for the databases' shipping.
+    pub fn node(&self) -> Node {
+        self.node.clone()
+    }
+
+    /// Runs `f` on the lake's thread and returns its answer.
+    async fn with_node<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+        f: impl FnOnce(&mut LakeHost) -> R + Send + 'static,
     ) -> Result<R, RestError> {
-        let stopped = || {
-            RestError::new(
-                dolake::catalog::Kind::Internal,
-                "the catalog thread stopped",
-            )
-        };
+        let stopped = || RestError::new(dolake::catalog::Kind::Internal, "the lake thread stopped");
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |engine| {
-            let _ = reply.send(f(engine));
+        let job: NodeJob = Box::new(move |host| {
+            let _ = reply.send(f(host));
         });
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.node.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())
     }
 
@@ -154,9 +114,9 @@ impl Lake {
             now_ms: now_ms() as i64,
             entropy,
         };
-        let catalog = self.catalog.clone();
         let step = self
-            .with_engine(move |e| {
+            .with_node(move |host| {
+                let (catalog, e) = host.node.catalog_and_engine();
                 let request = Request {
                     method: method.as_str(),
                     path: &path,
@@ -177,7 +137,7 @@ impl Lake {
         let lake = self.clone();
         let put = tokio::task::spawn_blocking(move || {
             for object in &prepared.objects {
-                lake.put(object)?;
+                lake.bucket.put_object(&object.key, &object.bytes)?;
             }
             Ok::<_, String>(prepared)
         })
@@ -187,30 +147,12 @@ impl Lake {
             Ok(Err(m)) => return internal(m),
             Err(e) => return internal(format!("the put task failed: {e}")),
         };
-        let catalog = self.catalog.clone();
-        self.with_engine(move |e| catalog.apply(e, prepared))
-            .await
-            .unwrap_or_else(|e| dolake::catalog::Response::error(&e))
-    }
-
-    /// Writes an object whole or not at all.
-    fn put(&self, object: &Object) -> Result<(), String> {
-        if !s3::valid_key(&object.key) {
-            return Err(format!("invalid object key {:?}", object.key));
-        }
-        let path = self.bucket_dir.join(&object.key);
-        let write = || -> std::io::Result<()> {
-            let dir = path
-                .parent()
-                .expect("a key joined to a directory has a parent");
-            std::fs::create_dir_all(dir)?;
-            let tmp = path.with_extension("tmp-put");
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&object.bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+        self.with_node(move |host| {
+            let (catalog, e) = host.node.catalog_and_engine();
+            catalog.apply(e, prepared)
+        })
+        .await
+        .unwrap_or_else(|e| dolake::catalog::Response::error(&e))
     }
 
     /// Whether an S3 request carries the token.
@@ -227,65 +169,9 @@ impl Lake {
         }
     }
 
-    /// One S3 request: status, headers, body.
-    fn s3_request(
-        &self,
-        method: &str,
-        path: &str,
-        range: Option<&str>,
-    ) -> Result<Response, S3Error> {
-        let req = s3::parse(method, path, range)?;
-        if req.bucket != BUCKET {
-            return Err(S3Error {
-                status: 404,
-                code: "NoSuchBucket",
-                message: "The specified bucket does not exist.".into(),
-                resource: req.bucket,
-            });
-        }
-        let file_path = self.bucket_dir.join(&req.key);
-        let io = |e: std::io::Error| S3Error::internal(e.to_string(), &req.key);
-        let mut file = match std::fs::File::open(&file_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(S3Error::no_such_key(&req.key))
-            }
-            Err(e) => return Err(io(e)),
-        };
-        let stat = file.metadata().map_err(io)?;
-        if !stat.is_file() {
-            return Err(S3Error::no_such_key(&req.key));
-        }
-        let modified = stat
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .unwrap_or_default();
-        let meta = ObjectMeta {
-            size: stat.len(),
-            last_modified_ms: modified.as_millis() as i64,
-            etag: format!("{:x}-{:x}", stat.len(), modified.as_nanos()),
-        };
-        let span = s3::resolve(req.range, meta.size, &req.key)?;
-        let (status, headers) = s3::headers(&meta, span);
-        let body = if req.head {
-            Body::empty()
-        } else {
-            let (first, last) = span.unwrap_or((0, meta.size.saturating_sub(1)));
-            let len = if meta.size == 0 { 0 } else { last - first + 1 };
-            let mut buf = vec![0u8; len as usize];
-            file.seek(SeekFrom::Start(first)).map_err(io)?;
-            file.read_exact(&mut buf).map_err(io)?;
-            Body::from(buf)
-        };
-        let mut response = Response::new(body);
-        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-        for (name, value) in headers {
-            if let Ok(v) = value.parse() {
-                response.headers_mut().insert(name, v);
-            }
-        }
-        Ok(response)
+    /// The lake's figures (see node.rs).
+    pub async fn stats(&self) -> Result<serde_json::Value, RestError> {
+        self.with_node(|host| host.stats()).await
     }
 }
 
@@ -339,7 +225,8 @@ pub async fn bucket(lake: Arc<Lake>, method: Method, uri: Uri, headers: HeaderMa
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let answer = tokio::task::spawn_blocking(move || {
-        lake.s3_request(method.as_str(), &path, range.as_deref())
+        lake.bucket
+            .serve(method.as_str(), &path, range.as_deref())
             .unwrap_or_else(|e| s3_error(&e))
     })
     .await;
