@@ -33,10 +33,7 @@ use crate::error::{Error, Result};
 use crate::lake::{FlushPlan, Flushed, Lake, LakeConfig, Reply};
 use crate::store::ObjectStore;
 
-/// The largest link frame accepted, in bytes: four times what a shard
-/// sends (`dosql_service::ship::BATCH_BYTES`), and under the 1 MiB
-/// WebSocket message limit of Workers.
-pub const MAX_FRAME_BYTES: usize = 1 << 20;
+pub use shared_types::lake::MAX_FRAME_BYTES;
 
 /// How long a shard waits before resending after a storage failure.
 const STORAGE_RETRY_MS: u64 = 1_000;

@@ -28,6 +28,12 @@ use serde::{Deserialize, Serialize};
 use crate::cdc::ChangeBatch;
 use crate::error::WireError;
 
+/// The largest link frame, in encoded bytes: the 1 MiB WebSocket message
+/// limit of Workers. A shard never sends a larger one (a transaction that
+/// alone exceeds it stops shipping with `LIMIT_EXCEEDED`); DoLake refuses
+/// one.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
 /// What a shard sends to DoLake.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

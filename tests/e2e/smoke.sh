@@ -134,7 +134,10 @@ echo "smoke: restarting wrangler on the same persistence directory"
 stop_wrangler
 start_wrangler
 
-stats cold | check 'not r["open"] and r["pages_read"] == 0 and r["pages_stored"] > 2500' "cold start: nothing read before the first query"
+# The Object may be open already: its alarm survives the restart and ships
+# what the lake's slot holds (docs/durable-objects.md). Opening reads a
+# handful of pages, whatever the database's size.
+stats cold | check 'r["pages_read"] <= 16 and r["pages_stored"] > 2500' "cold start: at most a handful of pages read before the first query"
 sql cold 200 '[{"sql": "SELECT length(payload) FROM big WHERE id = 12345"}]' \
     | check 'r["results"][0]["rows"] == [[500]]' "cold start: point query"
 stats cold | check 'r["open"] and 0 < r["pages_read"] <= 40 < r["pages_stored"]' "cold start: a point query read only a few pages of thousands (lazy loading)"

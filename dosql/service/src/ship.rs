@@ -28,7 +28,7 @@
 
 use dosql::sql::cdc::{ChangeFilter, ReadLimits};
 use dosql::sql::Database;
-use shared_types::lake::{LakeFrame, ShardFrame};
+use shared_types::lake::{LakeFrame, ShardFrame, MAX_FRAME_BYTES};
 use shared_types::{ErrorCode, WireError};
 
 use crate::bind::wire_error;
@@ -126,11 +126,29 @@ impl Shipper {
             return Ok(None);
         }
         let covers = batch.next_lsn - 1;
-        self.in_flight = Some(covers);
-        Ok(Some(ShardFrame::Batch {
+        let first = batch.txns[0].lsn;
+        let frame = ShardFrame::Batch {
             shard: shard.to_owned(),
             batch: batch_to_wire(batch, shard),
-        }))
+        };
+        // A batch holds at least one whole transaction, so one transaction
+        // larger than a frame cannot be shipped (it is not split yet):
+        // stop with a typed error rather than send what the link refuses.
+        let size = frame.encode().len();
+        if size > MAX_FRAME_BYTES {
+            let e = WireError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the change batch from LSN {first} encodes to {size} bytes, over the \
+                     {MAX_FRAME_BYTES}-byte link frame: a transaction this large cannot be \
+                     shipped to the lake; shipping stopped"
+                ),
+            );
+            self.stopped = Some(e.clone());
+            return Err(e);
+        }
+        self.in_flight = Some(covers);
+        Ok(Some(frame))
     }
 
     /// Applies DoLake's reply to the batch in flight.
@@ -297,5 +315,35 @@ mod tests {
         assert!(
             matches!(s.on_reply(&mut db, "db1", refused).unwrap(), Outcome::Refused(e) if e.message == "bad batch")
         );
+    }
+
+    #[test]
+    fn a_transaction_larger_than_a_frame_stops_shipping_with_a_typed_error() {
+        let mut db = database();
+        Shipper::ensure_slot(&mut db).unwrap();
+        let mut s = Shipper::new();
+        exec(&mut db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
+        // 3,000 rows of 500 bytes in one transaction: about 2 MiB of JSON.
+        exec(
+            &mut db,
+            "INSERT INTO t WITH RECURSIVE n(i) AS \
+             (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             SELECT i, randomblob(500) FROM n",
+        );
+        // The CREATE fits a batch of its own; the big transaction comes next.
+        let create = batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap());
+        assert_eq!(create.txns.len(), 1);
+        let ack = LakeFrame::Ack {
+            shard: "db1".into(),
+            lsn: create.next_lsn - 1,
+        };
+        s.on_reply(&mut db, "db1", ack).unwrap();
+        let e = s.next_frame(&mut db, "db1").unwrap_err();
+        assert_eq!(e.code, ErrorCode::LimitExceeded);
+        assert!(e.message.contains("link frame"), "{}", e.message);
+        assert_eq!(s.stopped().map(|e| e.code), Some(ErrorCode::LimitExceeded));
+        // Stopped: nothing more is sent, and the database still serves.
+        assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
+        exec(&mut db, "INSERT INTO t VALUES (0, x'00')");
     }
 }
