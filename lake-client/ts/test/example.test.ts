@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 
 import { LakeCatalog, LakeError, subscribe } from "@dosql/lake-client";
 import { follow } from "../examples/follow.js";
+import worker from "../examples/worker.js";
 import { sql, startServer, TOKEN, type Server } from "./server.js";
 
 let server: Server;
@@ -20,10 +21,12 @@ after(async () => {
   await server?.stop();
 });
 
-test("README: the example is the file the test runs", () => {
+test("README: the examples are the files the tests run", () => {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const text = readFileSync(new URL("../../examples/follow.ts", import.meta.url), "utf8");
-  assert.ok(readme.includes(text.trim()), "README.md must contain examples/follow.ts verbatim");
+  for (const file of ["follow.ts", "worker.ts"]) {
+    const text = readFileSync(new URL(`../../examples/${file}`, import.meta.url), "utf8");
+    assert.ok(readme.includes(text.trim()), `README.md must contain examples/${file} verbatim`);
+  }
 });
 
 test("README example: a lake snapshot, then the changes after it", async () => {
@@ -77,3 +80,23 @@ async function lsnOfKey(key: number): Promise<number> {
   }
   throw new Error(`no insert of key ${key} in the stream`);
 }
+
+test("README Workers example: snapshots through a binding", async () => {
+  // The binding forwards to the test's server: the catalog's path under
+  // the Worker is /lake/default/iceberg, which server.catalog maps.
+  const env = {
+    DOSQL_TOKEN: TOKEN,
+    DOSQL: {
+      fetch: (input: string, init?: RequestInit) => {
+        const path = new URL(input).pathname.replace(/^\/lake\/default\/iceberg/, "");
+        return fetch(`${server.catalog}${path}${new URL(input).search}`, init);
+      },
+    },
+  };
+  const res = await worker.fetch(new Request("https://app.example/?table=items"), env);
+  assert.equal(res.status, 200);
+  const snaps = (await res.json()) as { id: string; current: boolean; lsns: Record<string, number> }[];
+  assert.ok(snaps.length >= 1, JSON.stringify(snaps));
+  assert.equal(snaps.filter((s) => s.current).length, 1);
+  assert.ok(snaps.every((s) => s.lsns.app! > 0), JSON.stringify(snaps));
+});
