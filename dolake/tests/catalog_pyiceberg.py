@@ -9,6 +9,7 @@ line printed is "ok".
 import json
 import os
 import pathlib
+import sys
 
 import pyarrow as pa
 from pyiceberg.catalog.rest import RestCatalog
@@ -109,19 +110,10 @@ expect(ForbiddenError, lambda: table.transaction().set_properties(x="y").commit_
 expect(ForbiddenError, cat.drop_table, ident)
 
 # DuckDB: httpfs + iceberg over the same S3 endpoint.
-import duckdb
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests" / "py"))
+import lakeduck
 
-con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-for name in ["httpfs", "avro", "iceberg"]:
-    # The pip packages duckdb-extension-NAME carry the extension files.
-    base = pathlib.Path(__import__("duckdb_extension_" + name).__file__).parent
-    found = sorted(base.glob(f"**/{name}.duckdb_extension"))
-    assert found, f"no {name}.duckdb_extension under {base}"
-    con.execute(f"LOAD '{found[0]}'")
-con.execute(
-    f"""CREATE SECRET lake (TYPE s3, KEY_ID '{token}', SECRET 'unused', REGION 'us-east-1',
-        ENDPOINT '{os.environ["S3_ENDPOINT"]}', URL_STYLE 'path', USE_SSL false)"""
-)
+con = lakeduck.connect(token, os.environ["S3_ENDPOINT"])
 rows = con.execute(
     f"SELECT id, name FROM iceberg_scan('{table.metadata_location}') ORDER BY id"
 ).fetchall()

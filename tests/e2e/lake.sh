@@ -161,17 +161,9 @@ lsns = {k: v for k, v in t.current_snapshot().summary.additional_properties.item
 assert "dolake.lsn.shop" in lsns, t.current_snapshot().summary
 print("lake: ok  PyIceberg reads exactly the current rows and time-travels to snapshot %d (%s)" % (first, lsns))
 
-import duckdb
-con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-for name in ["httpfs", "avro", "iceberg"]:
-    base = pathlib.Path(__import__("duckdb_extension_" + name).__file__).parent
-    found = sorted(base.glob(f"**/{name}.duckdb_extension"))
-    assert found, f"no {name}.duckdb_extension under {base}"
-    con.execute(f"LOAD '{found[0]}'")
-con.execute(
-    f"""CREATE SECRET lake (TYPE s3, KEY_ID '{token}', SECRET 'unused', REGION 'us-east-1',
-        ENDPOINT '{os.environ["S3_ENDPOINT"]}', URL_STYLE 'path', USE_SSL false)"""
-)
+sys.path.insert(0, "tests/py")
+import lakeduck
+con = lakeduck.connect(token, os.environ["S3_ENDPOINT"])
 rows = con.execute(f"SELECT id, v FROM iceberg_scan('{t.metadata_location}') ORDER BY id").fetchall()
 assert [tuple(r) for r in rows] == want, rows
 print("lake: ok  DuckDB scans the same rows through the Worker's S3 route")

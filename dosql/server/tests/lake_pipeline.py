@@ -14,9 +14,12 @@ OLD_SNAPSHOT, as lists of {column: value} sorted by (_shard, id).
 import json
 import os
 import pathlib
+import sys
 
-import duckdb
 from pyiceberg.catalog.rest import RestCatalog
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "py"))
+import lakeduck  # noqa: E402
 
 
 def ordered(rows):
@@ -32,17 +35,7 @@ out = {
     "pyiceberg_old": ordered(table.scan(snapshot_id=old).to_arrow().to_pylist()),
 }
 
-con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-for name in ["httpfs", "avro", "iceberg"]:
-    base = pathlib.Path(__import__("duckdb_extension_" + name).__file__).parent
-    found = sorted(base.glob(f"**/{name}.duckdb_extension"))
-    assert found, f"no {name}.duckdb_extension under {base}"
-    con.execute(f"LOAD '{found[0]}'")
-con.execute(
-    f"""CREATE SECRET lake (TYPE s3, KEY_ID '{os.environ["TOKEN"]}', SECRET 'unused',
-        REGION 'us-east-1', ENDPOINT '{os.environ["S3_ENDPOINT"]}', URL_STYLE 'path',
-        USE_SSL false)"""
-)
+con = lakeduck.connect(os.environ["TOKEN"], os.environ["S3_ENDPOINT"])
 
 
 def scan(sql, *params):
