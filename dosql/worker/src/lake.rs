@@ -51,7 +51,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::object::{arm_alarm_at, error_response, js_now};
+use crate::object::{arm_alarm_at, error_response, js_now, require_websocket};
 use crate::r2::{self, LAKE_BUCKET};
 use crate::store::{DoLogStore, DoPageStore, DoSqlHandle};
 
@@ -234,15 +234,8 @@ impl DoLake {
     /// `GET /lake/{name}/v1/ingest`: a shard's link, accepted for
     /// hibernation (the Object may sleep between batches).
     fn ingest(&self, req: &Request) -> worker::Result<Response> {
-        if !req
-            .headers()
-            .get("Upgrade")?
-            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
-        {
-            return error_response(&WireError::new(
-                ErrorCode::InvalidRequest,
-                "the ingest route takes a WebSocket upgrade (Upgrade: websocket)",
-            ));
+        if let Some(refused) = require_websocket(req)? {
+            return Ok(refused);
         }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);

@@ -93,6 +93,20 @@ pub async fn arm_alarm_at(state: &State, a: Option<u64>, b: Option<u64>) -> work
     Ok(())
 }
 
+/// `None` when `req` asks for a WebSocket upgrade; otherwise the typed
+/// error to answer with.
+pub fn require_websocket(req: &Request) -> worker::Result<Option<Response>> {
+    let upgrade = req.headers().get("Upgrade")?;
+    if upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Ok(None);
+    }
+    error_response(&WireError::new(
+        ErrorCode::InvalidRequest,
+        "expected a WebSocket upgrade (Upgrade: websocket)",
+    ))
+    .map(Some)
+}
+
 /// Engine settings inside an Object, which has 128 MB of memory in all.
 fn engine_config() -> EngineConfig {
     EngineConfig {
@@ -248,15 +262,8 @@ impl DoSql {
     }
 
     async fn open_websocket(&self, req: &Request) -> worker::Result<Response> {
-        if !req
-            .headers()
-            .get("Upgrade")?
-            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
-        {
-            return error_response(&WireError::new(
-                ErrorCode::InvalidRequest,
-                "expected a WebSocket upgrade (Upgrade: websocket)",
-            ));
+        if let Some(refused) = require_websocket(req)? {
+            return Ok(refused);
         }
         let pair = WebSocketPair::new()?;
         let now = js_now();
