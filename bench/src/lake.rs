@@ -188,7 +188,7 @@ impl Pipeline {
             .next_frame(&mut self.db, SHARD)
             .map_err(|e| e.message)?
         {
-            let reply = self.node.on_frame(&frame.encode(), now);
+            let reply = self.node.on_frame(&frame, now);
             match self
                 .shipper
                 .on_reply(&mut self.db, SHARD, reply)

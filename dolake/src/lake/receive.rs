@@ -127,7 +127,7 @@ impl Lake {
                         self.introduce(&mut staged.tables, shard, &r.table, schemas, now_ms)?;
                         let t = self.table_mut(&mut staged.tables, &r.table);
                         let cells = t.schema.cells(shard, r)?;
-                        let key = wire::values(&r.key);
+                        let key = r.key.clone();
                         let row_key = keys::row_key(&r.table, shard, &key);
                         if row_key.len() > max_key {
                             return Err(Error::Limit(format!(

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use shared_types::Value;
 
-use super::wire::{self, RowEvent, TableSchema};
+use super::wire::{RowEvent, TableSchema};
 use crate::error::{Error, Result};
 
 /// The column holding the shard name of every row.
@@ -275,14 +275,14 @@ impl LakeSchema {
             .columns
             .iter()
             .copied()
-            .zip(after.iter().map(wire::value))
+            .zip(after.iter().cloned())
             .collect();
         if map.rowid {
             let id = self
                 .live(ROWID_COLUMN)
                 .expect("a rowid mapping keeps the _rowid column live")
                 .id;
-            let rowid = event.key.first().map_or(Value::Null, wire::value);
+            let rowid = event.key.first().cloned().unwrap_or(Value::Null);
             cells.push((id, rowid));
         }
         Ok(cells)

@@ -121,15 +121,14 @@ impl Shipping {
         self.seen_lsn = lsn;
         self.retry_at = None;
         let shard = service.shard().to_owned();
-        let frame = match self.shipper.next_frame(service.database(), &shard) {
-            Ok(Some(frame)) => frame,
+        let text = match self.shipper.next_frame(service.database(), &shard) {
+            Ok(Some(text)) => text,
             Ok(None) => return,
             Err(e) => {
                 self.fail(now, format!("cannot read the change stream: {}", e.message));
                 return;
             }
         };
-        let text = frame.encode();
         let reply = Reply(Some(self.post.clone()));
         let job: NodeJob = Box::new(move |host| {
             let answer = host.node.on_frame(&text, now_ms());

@@ -91,13 +91,14 @@ impl Shipper {
         self.in_flight.is_some()
     }
 
-    /// The next batch to send, or `None` when the lake has everything (or
-    /// shipping stopped, or a batch is already in flight).
+    /// The next batch to send, as its encoded frame (JSON text, checked
+    /// against [`MAX_FRAME_BYTES`]), or `None` when the lake has everything
+    /// (or shipping stopped, or a batch is already in flight).
     pub fn next_frame(
         &mut self,
         db: &mut Database,
         shard: &str,
-    ) -> Result<Option<ShardFrame>, WireError> {
+    ) -> Result<Option<String>, WireError> {
         if self.stopped.is_some() || self.in_flight.is_some() {
             return Ok(None);
         }
@@ -127,14 +128,15 @@ impl Shipper {
         }
         let covers = batch.next_lsn - 1;
         let first = batch.txns[0].lsn;
-        let frame = ShardFrame::Batch {
+        let text = ShardFrame::Batch {
             shard: shard.to_owned(),
             batch: batch_to_wire(batch, shard),
-        };
+        }
+        .encode();
         // A batch holds at least one whole transaction, so one transaction
         // larger than a frame cannot be shipped (it is not split yet):
         // stop with a typed error rather than send what the link refuses.
-        let size = frame.encode().len();
+        let size = text.len();
         if size > MAX_FRAME_BYTES {
             let e = WireError::new(
                 ErrorCode::LimitExceeded,
@@ -148,7 +150,7 @@ impl Shipper {
             return Err(e);
         }
         self.in_flight = Some(covers);
-        Ok(Some(frame))
+        Ok(Some(text))
     }
 
     /// Applies DoLake's reply to the batch in flight.
@@ -219,8 +221,8 @@ mod tests {
         db.execute(&mut Session::new(), sql, &[]).unwrap();
     }
 
-    fn batch_of(frame: ShardFrame) -> shared_types::cdc::ChangeBatch {
-        let ShardFrame::Batch { batch, .. } = frame;
+    fn batch_of(text: String) -> shared_types::cdc::ChangeBatch {
+        let ShardFrame::Batch { batch, .. } = serde_json::from_str(&text).unwrap();
         batch
     }
 

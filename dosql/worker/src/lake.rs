@@ -51,7 +51,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::object::{arm_alarm_at, error_response, js_now, require_websocket};
+use crate::object::{arm_alarm_at, complete_close, error_response, js_now, require_websocket};
 use crate::r2::{self, LAKE_BUCKET};
 use crate::store::{DoLogStore, DoPageStore, DoSqlHandle};
 
@@ -395,11 +395,7 @@ impl DurableObject for DoLake {
         reason: String,
         _was_clean: bool,
     ) -> worker::Result<()> {
-        // Complete the closing handshake; the shard may already be gone.
-        let code = u16::try_from(code)
-            .ok()
-            .filter(|c| *c >= 1000 && *c != 1005 && *c != 1006);
-        let _ = ws.close(code.or(Some(1000)), Some(reason));
+        complete_close(&ws, code, reason);
         Ok(())
     }
 

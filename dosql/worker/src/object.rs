@@ -93,6 +93,15 @@ pub async fn arm_alarm_at(state: &State, a: Option<u64>, b: Option<u64>) -> work
     Ok(())
 }
 
+/// Completes the closing handshake the peer started, echoing its code when
+/// it may be sent (1005 and 1006 are never sent); the peer may be gone.
+pub fn complete_close(ws: &WebSocket, code: usize, reason: String) {
+    let code = u16::try_from(code)
+        .ok()
+        .filter(|c| *c >= 1000 && *c != 1005 && *c != 1006);
+    let _ = ws.close(code.or(Some(1000)), Some(reason));
+}
+
 /// `None` when `req` asks for a WebSocket upgrade; otherwise the typed
 /// error to answer with.
 pub fn require_websocket(req: &Request) -> worker::Result<Option<Response>> {
@@ -428,11 +437,7 @@ impl DurableObject for DoSql {
         _was_clean: bool,
     ) -> worker::Result<()> {
         self.drop_socket(&ws);
-        // Complete the closing handshake; the peer may already be gone.
-        let code = u16::try_from(code)
-            .ok()
-            .filter(|c| *c >= 1000 && *c != 1005 && *c != 1006);
-        let _ = ws.close(code.or(Some(1000)), Some(reason));
+        complete_close(&ws, code, reason);
         Ok(())
     }
 
@@ -522,7 +527,7 @@ impl DoSql {
                     break;
                 }
             };
-            let reply = match self.link.exchange(&self.env, &frame.encode()).await {
+            let reply = match self.link.exchange(&self.env, &frame).await {
                 Ok(text) => serde_json::from_str::<shared_types::lake::LakeFrame>(&text)
                     .map_err(|e| format!("unreadable reply from the lake: {e}")),
                 Err(e) => Err(e.to_string()),

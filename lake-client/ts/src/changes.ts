@@ -73,6 +73,8 @@ export interface ChangeTxn {
 export interface ChangeBatch {
   version: number;
   txns: ChangeTxn[];
+  /** Schemas of tables whose rows the batch holds before any schema event of theirs. */
+  schemas?: TableSchema[];
   next_lsn: number;
   last_lsn: number;
 }
