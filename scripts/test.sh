@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A fresh clone gains nothing from incremental compilation, and its caches
+# were a third of the target directory: CI's disk is shared and finite.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain"

@@ -20,7 +20,7 @@ export DOSQL_ROOT=$root
 if [ "${DOSQL_TARGET:-}" = wrangler ]; then
     [ -f "$root/dosql/worker/build/index.js" ] || { echo "test.sh: build the Worker first" >&2; exit 1; }
 elif [ -z "${SKIP_BUILD:-}" ]; then
-    (cd "$root" && cargo build -p dosql-server)
+    (cd "$root" && cargo build --profile test -p dosql-server)
 fi
 export DOSQL_SERVER=${DOSQL_SERVER:-${CARGO_TARGET_DIR:-$root/target}/debug/dosql-server}
 
