@@ -194,7 +194,7 @@ impl Pipeline {
                 .on_reply(&mut self.db, SHARD, reply)
                 .map_err(|e| e.message)?
             {
-                Outcome::Acked { .. } => retries = 0,
+                Outcome::Acked { .. } | Outcome::Progress { .. } => retries = 0,
                 // The lake's buffer is full: make room, as its alarm would.
                 Outcome::Retry { .. } if retries < 3 => {
                     retries += 1;

@@ -30,7 +30,7 @@ use dosql::mvcc::Engine;
 
 use crate::catalog::{Catalog, CatalogConfig, TableIdent};
 use crate::error::{Error, Result};
-use crate::lake::{FlushPlan, Flushed, Lake, LakeConfig, Reply};
+use crate::lake::{FlushPlan, Flushed, Lake, LakeConfig, Part, Reply};
 use crate::store::ObjectStore;
 
 pub use shared_types::lake::MAX_FRAME_BYTES;
@@ -98,9 +98,37 @@ impl LakeNode {
             Ok(f) => f,
             Err(e) => return refuse(ErrorCode::InvalidRequest, format!("not a link frame: {e}")),
         };
-        let ShardFrame::Batch { shard, batch } = frame;
-        match self.lake.receive(&shard, &batch, now_ms) {
+        let reply = match frame {
+            ShardFrame::Batch { shard, batch } => self.lake.receive(&shard, &batch, now_ms),
+            ShardFrame::Part {
+                shard,
+                lsn,
+                offset,
+                total,
+                crc,
+                data,
+            } => {
+                let part = Part {
+                    lsn,
+                    offset,
+                    total,
+                    crc,
+                    data: &data,
+                };
+                self.lake.receive_part(&shard, part, now_ms)
+            }
+        };
+        match reply {
             Ok(Reply::Ack { shard, lsn }) => LakeFrame::Ack { shard, lsn },
+            Ok(Reply::Progress {
+                shard,
+                lsn,
+                received,
+            }) => LakeFrame::Progress {
+                shard,
+                lsn,
+                received,
+            },
             Ok(Reply::Nack {
                 retry_after_ms,
                 reason,

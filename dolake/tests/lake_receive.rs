@@ -109,6 +109,7 @@ fn a_full_buffer_nacks_without_storing_and_oversized_batches_are_errors() {
                 nacked = Some(i);
                 break;
             }
+            other => panic!("{other:?}"),
         }
         assert!(lake.stats().buffered_bytes <= 2_000);
     }

@@ -16,7 +16,9 @@
 #      exactly the current rows and time-travels to the first snapshot, and
 #      DuckDB scans the same rows, both through the Worker; after a restart
 #      of wrangler every row is still there and the catalog still lists the
-#      tables.
+#      tables;
+#   5. one transaction larger than a WebSocket message reaches the lake in
+#      parts, whole.
 #
 # Needs scripts/setup.sh (wrangler, worker-build) and scripts/setup-python.sh
 # (PyIceberg; interpreter DOSQL_PYTHON, default .tools/py/bin/python).
@@ -187,4 +189,39 @@ assert ("e2e", "items") in cat.list_tables("e2e")
 assert cat.load_table("dosql.items").scan().to_arrow().num_rows == 15
 print("lake: ok  the catalog and the lake survive the restart")
 PY
+
+# 5. One transaction larger than a WebSocket message (5,000 rows of 400
+#    characters with quotes, about 2.5 MiB of change events) goes to DoLake
+#    in parts and lands whole in one table.
+sql "bulk insert in one transaction" '[{"sql": "CREATE TABLE bulk (id INTEGER PRIMARY KEY, v TEXT)"}, {"sql": "INSERT INTO bulk WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) SELECT i, printf('"'"'%d \"%s\"'"'"', i, hex(zeroblob(196))) FROM n"}]'
+"$py" - "$catalog" "$token" <<'PY'
+import sys, time
+from pyiceberg.catalog.rest import RestCatalog
+from pyiceberg.exceptions import NoSuchTableError
+cat = RestCatalog("dolake", uri=sys.argv[1], token=sys.argv[2])
+deadline = time.time() + 120
+while True:
+    try:
+        rows = cat.load_table("dosql.bulk").scan(selected_fields=("id", "v")).to_arrow().to_pylist()
+        if rows:
+            break
+    except NoSuchTableError:
+        pass
+    if time.time() > deadline:
+        sys.exit("lake: FAILED dosql.bulk has no rows within 120 s")
+    time.sleep(0.5)
+assert len(rows) == 5000, len(rows)
+assert sorted(r["id"] for r in rows) == list(range(1, 5001))
+want = '7 "' + "00" * 196 + '"'
+assert [r["v"] for r in rows if r["id"] == 7] == [want], [r for r in rows if r["id"] == 7]
+print("lake: ok  a 5,000-row transaction reached the lake whole (one snapshot)")
+PY
+expect "database stats after the bulk load" 200 -H "Authorization: Bearer $token" "$base/db/shop/v1/stats" \
+    | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["shipping"]
+assert s["stopped"] is None, s
+assert s["parts_sent"] >= 3, s
+print("lake: ok  it went in %d parts and shipping goes on" % s["parts_sent"])
+'
 echo "lake: all checks passed"

@@ -10,6 +10,8 @@
 //!   lake:shards  (Text shard)
 //!   lake:tables  (Text table)
 //!   lake:iceberg (Text table)
+//!   lake:inbox   (Text shard)
+//!   lake:parts   (Text shard, Integer offset)
 //! ```
 //!
 //! Each encoded column starts with a tag byte below 0x40, so `prefix ++ FF`
@@ -100,6 +102,11 @@ pub(crate) fn decode_buffer_key(key: &[u8]) -> Result<(String, u64)> {
             "lake buffer key is malformed: {other:?}"
         ))),
     }
+}
+
+/// The key of the part of `shard`'s inbox that starts at `offset`.
+pub(crate) fn inbox_key(shard: &str, offset: u64) -> Vec<u8> {
+    encode(&[text(shard), KeyValue::Integer(offset as i64)])
 }
 
 /// The row index key of row `key` of `table` from `shard`.

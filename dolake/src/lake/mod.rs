@@ -30,6 +30,7 @@
 //! The stored layout is in `state.rs` and docs/lake-state.md.
 
 mod flush;
+mod inbox;
 mod keys;
 mod policy;
 mod receive;
@@ -39,6 +40,7 @@ mod state;
 pub mod wire;
 
 pub use flush::{FlushPlan, Flushed, Publish};
+pub use inbox::Part;
 pub use policy::FlushPolicy;
 pub use schema::{LakeColumn, LakeSchema, ShardSchema, ROWID_COLUMN, SHARD_COLUMN};
 pub use state::{LakeTable, FORMAT_VERSION};
@@ -63,6 +65,9 @@ pub struct LakeConfig {
     pub max_buffer_bytes: u64,
     /// What a nack tells the shard to wait before resending.
     pub retry_after_ms: u64,
+    /// The largest transaction sent in parts, in encoded bytes: it is held
+    /// in memory whole (about three times this) when its last part comes.
+    pub max_txn_bytes: u64,
 }
 
 impl Default for LakeConfig {
@@ -73,6 +78,7 @@ impl Default for LakeConfig {
             policy: FlushPolicy::default(),
             max_buffer_bytes: 64 << 20,
             retry_after_ms: 1_000,
+            max_txn_bytes: 32 << 20,
         }
     }
 }
@@ -82,6 +88,13 @@ impl Default for LakeConfig {
 pub enum Reply {
     /// Everything up to `lsn` is durable in the lake.
     Ack { shard: String, lsn: u64 },
+    /// Of `shard`'s transaction `lsn` in parts, the first `received` bytes
+    /// are durable: the shard sends the part at that offset next.
+    Progress {
+        shard: String,
+        lsn: u64,
+        received: u64,
+    },
     /// Nothing was stored; resend the batch after `retry_after_ms`.
     Nack { retry_after_ms: u64, reason: String },
 }
@@ -117,6 +130,8 @@ pub struct Lake {
     shards: BTreeMap<String, u64>,
     /// Mirror of `lake:tables`.
     tables: BTreeMap<String, LakeTable>,
+    /// Mirror of `lake:inbox`: transactions arriving in parts.
+    inbox: BTreeMap<String, inbox::Inbox>,
     nacks: u64,
 }
 
@@ -124,13 +139,18 @@ impl Lake {
     /// Opens the lake kept in `engine` (creating its trees on first use).
     pub fn open(mut engine: Engine, config: LakeConfig) -> Result<Lake> {
         let trees = state::open_trees(&mut engine)?;
-        let (shards, tables) = state::load(&mut engine, trees)?;
+        let state::Loaded {
+            shards,
+            tables,
+            inbox,
+        } = state::load(&mut engine, trees)?;
         Ok(Lake {
             engine,
             config,
             trees,
             shards,
             tables,
+            inbox,
             nacks: 0,
         })
     }

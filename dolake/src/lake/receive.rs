@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use dosql::mvcc::{Engine, TxnId};
 
+use super::inbox;
 use super::keys;
 use super::state::{self, Entry, LakeTable};
 use super::wire::{self, ChangeBatch, ChangeEvent, RowOp, SchemaChange, SchemaEvent, TableSchema};
@@ -36,6 +37,18 @@ struct Staged {
 impl Lake {
     /// Receives one batch from `shard` at `now_ms`.
     pub fn receive(&mut self, shard: &str, batch: &ChangeBatch, now_ms: u64) -> Result<Reply> {
+        self.receive_with(shard, batch, now_ms, |_, _| Ok(()))
+    }
+
+    /// [`Lake::receive`], with `also` run in the transaction that stores
+    /// the batch (if it is stored).
+    pub(crate) fn receive_with(
+        &mut self,
+        shard: &str,
+        batch: &ChangeBatch,
+        now_ms: u64,
+        also: impl FnOnce(&mut Engine, TxnId) -> Result<()>,
+    ) -> Result<Reply> {
         if !shared_types::limits::valid_database_name(shard) {
             return Err(Error::InvalidInput(format!(
                 "shard name {shard:?} is not 1 to 64 of [A-Za-z0-9_-]"
@@ -71,10 +84,19 @@ impl Lake {
         }
         let trees = self.trees;
         let high = high.max(ack);
+        // Parts of a transaction that has now arrived whole are garbage.
+        let stale = self.inbox.get(shard).is_some_and(|b| b.lsn <= high);
         state::in_txn(&mut self.engine, |engine, txn| {
             write(engine, txn, trees, &staged)?;
-            state::put_shard(engine, txn, trees, shard, high)
+            state::put_shard(engine, txn, trees, shard, high)?;
+            if stale {
+                inbox::clear(engine, txn, trees, shard)?;
+            }
+            also(engine, txn)
         })?;
+        if stale {
+            self.inbox.remove(shard);
+        }
         self.shards.insert(shard.to_owned(), high);
         self.tables.extend(staged.tables);
         Ok(Reply::Ack {

@@ -7,6 +7,8 @@
 //!   lake:iceberg  (table)                 -> the Iceberg table state (writer's bytes)
 //!   lake:buffer   (table, shard, lsn, seq) -> JSON Entry
 //!   lake:rows     (table, shard, key...)  -> u64 LE position ++ UTF-8 data file path
+//!   lake:inbox    (shard)                 -> inbox header (inbox.rs), 28 bytes
+//!   lake:parts    (shard, offset)         -> bytes of a transaction sent in parts
 //! ```
 //!
 //! Every state change (one receive, one completed flush) is one engine
@@ -20,6 +22,7 @@ use dosql::mvcc::{Engine, TreeId, TreeKind, TxnId};
 use serde::{Deserialize, Serialize};
 use shared_types::Value;
 
+use super::inbox::Inbox;
 use super::keys;
 use super::schema::LakeSchema;
 use crate::error::{Error, Result};
@@ -34,6 +37,8 @@ pub(crate) const TABLES: &str = "lake:tables";
 pub(crate) const ICEBERG: &str = "lake:iceberg";
 pub(crate) const BUFFER: &str = "lake:buffer";
 pub(crate) const ROWS: &str = "lake:rows";
+pub(crate) const INBOX: &str = "lake:inbox";
+pub(crate) const PARTS: &str = "lake:parts";
 
 /// The ids of the lake's trees.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +48,8 @@ pub(crate) struct Trees {
     pub iceberg: TreeId,
     pub buffer: TreeId,
     pub rows: TreeId,
+    pub inbox: TreeId,
+    pub parts: TreeId,
 }
 
 /// One buffered change of one row (or of a shard's whole table).
@@ -194,6 +201,10 @@ pub(crate) fn open_trees(engine: &mut Engine) -> Result<Trees> {
             iceberg: tree(ICEBERG)?,
             buffer: tree(BUFFER)?,
             rows: tree(ROWS)?,
+            // Added after format 1 shipped: made on the first open of an
+            // older lake, which holds no parts.
+            inbox: tree(INBOX)?,
+            parts: tree(PARTS)?,
         };
         match engine.get(txn, meta, b"format").map_err(db)? {
             None => engine
@@ -240,11 +251,16 @@ pub(crate) fn with_prefix(
     range(engine, txn, tree, prefix, &keys::prefix_end(prefix))
 }
 
-/// Loads the shards' high-water LSNs and the table states.
-pub(crate) fn load(
-    engine: &mut Engine,
-    trees: Trees,
-) -> Result<(BTreeMap<String, u64>, BTreeMap<String, LakeTable>)> {
+/// The mirrors [`load`] reads.
+pub(crate) struct Loaded {
+    pub shards: BTreeMap<String, u64>,
+    pub tables: BTreeMap<String, LakeTable>,
+    pub inbox: BTreeMap<String, Inbox>,
+}
+
+/// Loads the shards' high-water LSNs, the table states and the inbox
+/// headers.
+pub(crate) fn load(engine: &mut Engine, trees: Trees) -> Result<Loaded> {
     let txn = engine.begin_read_only().map_err(db)?;
     let result = (|| {
         let mut shards = BTreeMap::new();
@@ -259,7 +275,12 @@ pub(crate) fn load(
                 .map_err(|e| Error::Corrupt(format!("lake table state: {e}")))?;
             tables.insert(keys::decode_name(&k)?, state);
         }
-        Ok((shards, tables))
+        let inbox = super::inbox::load(engine, txn, trees)?;
+        Ok(Loaded {
+            shards,
+            tables,
+            inbox,
+        })
     })();
     let _ = engine.rollback(txn);
     result

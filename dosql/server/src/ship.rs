@@ -149,7 +149,7 @@ impl Shipping {
         };
         let shard = service.shard().to_owned();
         match self.shipper.on_reply(service.database(), &shard, frame) {
-            Ok(Outcome::Acked { .. }) => {
+            Ok(Outcome::Acked { .. } | Outcome::Progress { .. }) => {
                 self.failures = 0;
                 self.last_error = None;
                 self.retry_at = Some(now);
@@ -190,6 +190,7 @@ impl Shipping {
             "in_flight": self.shipper.in_flight(),
             "sent_batches": self.sent_batches,
             "acked_batches": self.shipper.acked_batches,
+            "parts_sent": self.shipper.parts_sent,
             "retry_at": self.retry_at,
             "failures": self.failures,
             "last_error": self.last_error,

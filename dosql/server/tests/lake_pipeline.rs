@@ -394,3 +394,35 @@ async fn two_databases_fill_one_table_with_a_shard_column() {
         assert_eq!(s["databases"][shard]["shard"], json!(shard), "{s}");
     }
 }
+
+#[tokio::test]
+async fn a_transaction_larger_than_a_link_frame_arrives_whole() {
+    let server = Server::start_with(&["--lake-flush-ms", "300"]);
+    let db = connect(&server, "bulk").await;
+    db.create_slot(PROBE).await.unwrap();
+    db.execute(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL)",
+        (),
+    )
+    .await
+    .unwrap();
+    // One statement, one transaction: 5,000 rows of 400 characters with
+    // quotes, about 2.5 MiB of change events, over two link frames.
+    db.execute(
+        "INSERT INTO t WITH RECURSIVE n(i) AS \
+         (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+         SELECT i, printf('%d \"%s\"', i, hex(zeroblob(196))), i * 0.25 FROM n",
+        (),
+    )
+    .await
+    .unwrap();
+    let lsn = last_change(&db, "t").await;
+    let (_, location) = wait_snapshot(&server, "t", &[("bulk", lsn)]).await;
+    let rows = sql_rows(&db, "bulk", SELECT_T).await;
+    assert_eq!(rows.len(), 5_000);
+    assert_eq!(lake_rows(&server, &location, None), rows);
+    let s = stats(&server).await;
+    let parts = s["databases"]["bulk"]["parts_sent"].as_u64().unwrap_or(0);
+    assert!(parts >= 3, "sent in parts: {s}");
+    assert_eq!(s["databases"]["bulk"]["stopped"], Json::Null, "{s}");
+}

@@ -18,17 +18,33 @@
 //!   the lake. So after a restart of either side shipping resumes from the
 //!   slot, and at worst resends transactions the lake already holds, which
 //!   it drops by `(shard, lsn)`.
-//! * One batch in flight at a time: a reply is matched to the batch sent
-//!   before it, and a reply with no batch in flight is ignored.
+//! * One frame in flight at a time: a reply is matched to the frame sent
+//!   before it, and a reply with no frame in flight is ignored.
 //! * A batch whose transactions were all filtered out (slot bookkeeping,
 //!   index changes) is not sent and not acknowledged on its own: an ack is a
 //!   commit, which would itself be such a transaction, for ever. The next
 //!   real batch covers those LSNs.
-//! * Batches stay well under the 1 MiB WebSocket message limit of Workers.
+//! * No frame exceeds [`MAX_FRAME_BYTES`], the 1 MiB WebSocket message limit
+//!   of Workers. A batch that encodes larger is cut to its first
+//!   transaction; if that one alone is larger, its encoded batch goes in
+//!   `part` frames:
+//!
+//! ```text
+//!   pending {lsn, payload (one encoding, kept), offset}
+//!     next_frame -> part [offset, offset + n)   n fits a frame, UTF-8 cut
+//!     progress{received} -> offset = received   (the lake's word, always)
+//!     ack{lsn}           -> slot acked, pending dropped
+//!     nack / link lost   -> the same offset again
+//! ```
+//!
+//!   The lake says where to continue, so a part whose reply was lost, or a
+//!   new Shipper after a restart (which re-reads and re-encodes the
+//!   transaction from offset 0), costs one resend and stores nothing twice.
 
 use dosql::sql::cdc::{ChangeFilter, ReadLimits};
 use dosql::sql::Database;
-use shared_types::lake::{LakeFrame, ShardFrame, MAX_FRAME_BYTES};
+use shared_types::cdc::ChangeBatch;
+use shared_types::lake::{payload_crc, LakeFrame, ShardFrame, MAX_FRAME_BYTES};
 use shared_types::{ErrorCode, WireError};
 
 use crate::bind::wire_error;
@@ -44,11 +60,19 @@ pub const BATCH_TXNS: usize = 500;
 /// because the estimate is not exact.
 pub const BATCH_BYTES: usize = 256 << 10;
 
+/// The largest `data` of a part, in bytes of the payload: half a frame,
+/// so that JSON escaping (a quote becomes two bytes) and the frame's own
+/// fields fit; a part that still encodes larger is cut shorter.
+pub const PART_BYTES: usize = 512 << 10;
+
 /// What the owner does after a reply.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// The slot advanced to `lsn`: ask [`Shipper::next_frame`] again.
     Acked { lsn: u64 },
+    /// The lake holds the first `received` bytes of transaction `lsn`'s
+    /// parts: ask [`Shipper::next_frame`] again (the slot did not move).
+    Progress { lsn: u64, received: u64 },
     /// Resend the same position after `after_ms`.
     Retry { after_ms: u64, reason: String },
     /// DoLake refused the batch for good; shipping stops until the owner
@@ -56,15 +80,39 @@ pub enum Outcome {
     Refused(WireError),
 }
 
+/// A transaction too large for one frame, being sent in parts.
+#[derive(Debug)]
+struct Pending {
+    lsn: u64,
+    /// The last LSN its batch covers (what the final ack may reach).
+    covers: u64,
+    /// The encoded batch, kept so that every part cuts the same bytes.
+    payload: String,
+    crc: u32,
+    /// The first byte the lake does not hold yet, by its last word.
+    offset: usize,
+}
+
+/// What the frame in flight was.
+#[derive(Clone, Copy, Debug)]
+enum Flight {
+    /// A batch covering every LSN up to this one.
+    Batch { covers: u64 },
+    /// A part of the pending transaction.
+    Part,
+}
+
 /// The shard side of the link; see the module doc.
 #[derive(Debug, Default)]
 pub struct Shipper {
-    /// The last LSN the batch in flight covers.
-    in_flight: Option<u64>,
+    in_flight: Option<Flight>,
+    pending: Option<Pending>,
     /// Why shipping stopped, if it did.
     stopped: Option<WireError>,
     /// Batches acknowledged since this shipper was made.
     pub acked_batches: u64,
+    /// Part frames sent since this shipper was made.
+    pub parts_sent: u64,
 }
 
 impl Shipper {
@@ -86,14 +134,14 @@ impl Shipper {
         self.stopped.as_ref()
     }
 
-    /// Whether a batch is waiting for its reply.
+    /// Whether a frame is waiting for its reply.
     pub fn in_flight(&self) -> bool {
         self.in_flight.is_some()
     }
 
-    /// The next batch to send, as its encoded frame (JSON text, checked
-    /// against [`MAX_FRAME_BYTES`]), or `None` when the lake has everything
-    /// (or shipping stopped, or a batch is already in flight).
+    /// The next frame to send, encoded (JSON text of at most
+    /// [`MAX_FRAME_BYTES`]), or `None` when the lake has everything (or
+    /// shipping stopped, or a frame is already in flight).
     pub fn next_frame(
         &mut self,
         db: &mut Database,
@@ -107,6 +155,9 @@ impl Shipper {
                 ErrorCode::InvalidRequest,
                 "the database has no shard name: the owner must call Service::set_shard",
             ));
+        }
+        if self.pending.is_some() {
+            return self.next_part(shard).map(Some);
         }
         let limits = ReadLimits {
             max_txns: BATCH_TXNS,
@@ -126,57 +177,83 @@ impl Shipper {
         if batch.txns.is_empty() {
             return Ok(None);
         }
+        let (mut text, mut batch) = encode_batch(shard, batch_to_wire(batch, shard));
+        if text.len() > MAX_FRAME_BYTES && batch.txns.len() > 1 {
+            // The size estimate of the read missed: send the first
+            // transaction alone. Every LSN below the second was examined.
+            batch.next_lsn = batch.txns[1].lsn;
+            batch.txns.truncate(1);
+            (text, batch) = encode_batch(shard, batch);
+        }
         let covers = batch.next_lsn - 1;
-        let first = batch.txns[0].lsn;
-        let text = ShardFrame::Batch {
-            shard: shard.to_owned(),
-            batch: batch_to_wire(batch, shard),
+        if text.len() <= MAX_FRAME_BYTES {
+            self.in_flight = Some(Flight::Batch { covers });
+            return Ok(Some(text));
         }
-        .encode();
-        // A batch holds at least one whole transaction, so one transaction
-        // larger than a frame cannot be shipped (it is not split yet):
-        // stop with a typed error rather than send what the link refuses.
-        let size = text.len();
-        if size > MAX_FRAME_BYTES {
-            let e = WireError::new(
-                ErrorCode::LimitExceeded,
-                format!(
-                    "the change batch from LSN {first} encodes to {size} bytes, over the \
-                     {MAX_FRAME_BYTES}-byte link frame: a transaction this large cannot be \
-                     shipped to the lake; shipping stopped"
-                ),
-            );
-            self.stopped = Some(e.clone());
-            return Err(e);
-        }
-        self.in_flight = Some(covers);
-        Ok(Some(text))
+        let payload = serde_json::to_string(&batch).expect("a change batch always serialises");
+        self.pending = Some(Pending {
+            lsn: batch.txns[0].lsn,
+            covers,
+            crc: payload_crc(payload.as_bytes()),
+            payload,
+            offset: 0,
+        });
+        self.next_part(shard).map(Some)
     }
 
-    /// Applies DoLake's reply to the batch in flight.
+    /// The part of the pending transaction at the lake's offset, cut so
+    /// that its frame fits.
+    fn next_part(&mut self, shard: &str) -> Result<String, WireError> {
+        let p = self.pending.as_ref().expect("a pending transaction");
+        let mut len = PART_BYTES.min(p.payload.len() - p.offset);
+        loop {
+            let mut end = p.offset + len;
+            while !p.payload.is_char_boundary(end) {
+                end -= 1;
+            }
+            let text = ShardFrame::Part {
+                shard: shard.to_owned(),
+                lsn: p.lsn,
+                offset: p.offset as u64,
+                total: p.payload.len() as u64,
+                crc: p.crc,
+                data: p.payload[p.offset..end].to_owned(),
+            }
+            .encode();
+            if text.len() <= MAX_FRAME_BYTES {
+                self.in_flight = Some(Flight::Part);
+                self.parts_sent += 1;
+                return Ok(text);
+            }
+            // Escapes made it too long (a part of 16 bytes always fits).
+            len /= 2;
+        }
+    }
+
+    /// Applies DoLake's reply to the frame in flight.
     pub fn on_reply(
         &mut self,
         db: &mut Database,
         shard: &str,
         reply: LakeFrame,
     ) -> Result<Outcome, WireError> {
-        let Some(covers) = self.in_flight.take() else {
+        let Some(flight) = self.in_flight.take() else {
             return Err(WireError::new(
                 ErrorCode::InvalidRequest,
-                "a reply from the lake with no batch in flight",
+                "a reply from the lake with no frame in flight",
             ));
+        };
+        let covers = match (flight, &self.pending) {
+            (Flight::Batch { covers }, _) => covers,
+            (Flight::Part, Some(p)) => p.covers,
+            (Flight::Part, None) => unreachable!("a part is in flight only while pending"),
         };
         match reply {
             LakeFrame::Ack { shard: s, lsn } if s != shard || lsn > covers => {
-                let e = WireError::new(
-                    ErrorCode::Internal,
-                    format!(
-                        "the lake acknowledged {s:?} up to LSN {lsn} for a batch of {shard:?} \
-                         ending at LSN {covers}"
-                    ),
-                );
-                self.stopped = Some(e.clone());
-                Ok(Outcome::Refused(e))
+                Ok(self.refuse(format!(
+                    "the lake acknowledged {s:?} up to LSN {lsn} for a frame of {shard:?} \
+                     ending at LSN {covers}"
+                )))
             }
             LakeFrame::Ack { lsn, .. } => {
                 let acked = db.slot(LAKE_SLOT).map_err(|e| wire_error(&e))?.acked_lsn;
@@ -184,9 +261,29 @@ impl Shipper {
                 if lsn > acked {
                     db.ack_slot(LAKE_SLOT, lsn).map_err(|e| wire_error(&e))?;
                 }
+                self.pending = None;
                 self.acked_batches += 1;
                 Ok(Outcome::Acked { lsn })
             }
+            LakeFrame::Progress {
+                shard: s,
+                lsn,
+                received,
+            } => match self.pending.as_mut() {
+                Some(p)
+                    if s == shard
+                        && lsn == p.lsn
+                        && received < p.payload.len() as u64
+                        && p.payload.is_char_boundary(received as usize) =>
+                {
+                    p.offset = received as usize;
+                    Ok(Outcome::Progress { lsn, received })
+                }
+                _ => Ok(self.refuse(format!(
+                    "the lake reported {received} bytes of {s:?}'s LSN {lsn}, which is not \
+                     the part in flight"
+                ))),
+            },
             LakeFrame::Nack {
                 retry_after_ms,
                 reason,
@@ -201,11 +298,32 @@ impl Shipper {
         }
     }
 
-    /// The link failed before the reply came: the batch is resent later,
-    /// from the slot's unchanged position.
+    /// A reply that breaks the protocol: shipping stops.
+    fn refuse(&mut self, message: String) -> Outcome {
+        let e = WireError::new(ErrorCode::Internal, message);
+        self.stopped = Some(e.clone());
+        Outcome::Refused(e)
+    }
+
+    /// The link failed before the reply came: the frame is resent later,
+    /// from the slot's unchanged position (or the part's offset).
     pub fn on_link_lost(&mut self) {
         self.in_flight = None;
     }
+}
+
+/// The batch frame of `batch`, and the batch back (moved through the frame,
+/// not cloned).
+fn encode_batch(shard: &str, batch: ChangeBatch) -> (String, ChangeBatch) {
+    let frame = ShardFrame::Batch {
+        shard: shard.to_owned(),
+        batch,
+    };
+    let text = frame.encode();
+    let ShardFrame::Batch { batch, .. } = frame else {
+        unreachable!("built as a batch")
+    };
+    (text, batch)
 }
 
 #[cfg(test)]
@@ -222,8 +340,10 @@ mod tests {
     }
 
     fn batch_of(text: String) -> shared_types::cdc::ChangeBatch {
-        let ShardFrame::Batch { batch, .. } = serde_json::from_str(&text).unwrap();
-        batch
+        match serde_json::from_str(&text).unwrap() {
+            ShardFrame::Batch { batch, .. } => batch,
+            ShardFrame::Part { .. } => panic!("a part, not a batch"),
+        }
     }
 
     #[test]
@@ -319,32 +439,134 @@ mod tests {
         );
     }
 
+    /// The lake's side of parts, as far as the shipper can tell: it keeps
+    /// `received` bytes and answers with them.
+    fn part_of(text: &str) -> (u64, u64, u64, u32, String) {
+        match serde_json::from_str(text).unwrap() {
+            ShardFrame::Part {
+                lsn,
+                offset,
+                total,
+                crc,
+                data,
+                ..
+            } => (lsn, offset, total, crc, data),
+            ShardFrame::Batch { .. } => panic!("a batch, not a part"),
+        }
+    }
+
+    fn progress(lsn: u64, received: u64) -> LakeFrame {
+        LakeFrame::Progress {
+            shard: "db1".into(),
+            lsn,
+            received,
+        }
+    }
+
     #[test]
-    fn a_transaction_larger_than_a_frame_stops_shipping_with_a_typed_error() {
+    fn a_transaction_larger_than_a_frame_goes_in_parts_from_the_lakes_offset() {
         let mut db = database();
         Shipper::ensure_slot(&mut db).unwrap();
-        let mut s = Shipper::new();
-        exec(&mut db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
-        // 3,000 rows of 500 bytes in one transaction: about 2 MiB of JSON.
         exec(
             &mut db,
-            "INSERT INTO t WITH RECURSIVE n(i) AS \
-             (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
-             SELECT i, randomblob(500) FROM n",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB, q TEXT)",
         );
-        // The CREATE fits a batch of its own; the big transaction comes next.
+        let mut s = Shipper::new();
         let create = batch_of(s.next_frame(&mut db, "db1").unwrap().unwrap());
-        assert_eq!(create.txns.len(), 1);
         let ack = LakeFrame::Ack {
             shard: "db1".into(),
             lsn: create.next_lsn - 1,
         };
         s.on_reply(&mut db, "db1", ack).unwrap();
-        let e = s.next_frame(&mut db, "db1").unwrap_err();
-        assert_eq!(e.code, ErrorCode::LimitExceeded);
-        assert!(e.message.contains("link frame"), "{}", e.message);
-        assert_eq!(s.stopped().map(|e| e.code), Some(ErrorCode::LimitExceeded));
-        // Stopped: nothing more is sent, and the database still serves.
+        // 3,000 rows in one transaction: about 3 MiB of JSON, with quotes
+        // that JSON escapes twice (once in the batch, once in the part).
+        exec(
+            &mut db,
+            "INSERT INTO t WITH RECURSIVE n(i) AS \
+             (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             SELECT i, randomblob(500), replace(hex(zeroblob(100)), '0', char(34)) FROM n",
+        );
+        let mut payload = String::new();
+        let mut frames = 0;
+        let (lsn, covers) = loop {
+            let text = s.next_frame(&mut db, "db1").unwrap().unwrap();
+            assert!(text.len() <= MAX_FRAME_BYTES, "{} bytes", text.len());
+            assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None, "one in flight");
+            let (lsn, offset, total, crc, data) = part_of(&text);
+            assert_eq!(offset, payload.len() as u64);
+            frames += 1;
+            if frames == 2 {
+                // A lost reply: the same part again.
+                s.on_link_lost();
+                let again = s.next_frame(&mut db, "db1").unwrap().unwrap();
+                assert_eq!(part_of(&again).1, offset);
+            }
+            payload.push_str(&data);
+            if payload.len() as u64 == total {
+                assert_eq!(payload_crc(payload.as_bytes()), crc);
+                break (lsn, serde_json::from_str::<ChangeBatch>(&payload).unwrap());
+            }
+            let out = s.on_reply(&mut db, "db1", progress(lsn, payload.len() as u64));
+            assert_eq!(
+                out.unwrap(),
+                Outcome::Progress {
+                    lsn,
+                    received: payload.len() as u64
+                }
+            );
+        };
+        assert!(frames >= 4, "{frames} parts");
+        assert_eq!(covers.txns.len(), 1);
+        assert_eq!(covers.txns[0].lsn, lsn);
+        assert_eq!(covers.txns[0].events.len(), 3000);
+        // A nack keeps the offset; the slot has not moved.
+        let nack = LakeFrame::Nack {
+            retry_after_ms: 5,
+            reason: "full".into(),
+        };
+        s.on_reply(&mut db, "db1", nack).unwrap();
+        assert!(db.slot(LAKE_SLOT).unwrap().acked_lsn < lsn);
+        let last = part_of(&s.next_frame(&mut db, "db1").unwrap().unwrap());
+        assert_eq!(last.1 + last.4.len() as u64, last.2, "the last part again");
+        let done = LakeFrame::Ack {
+            shard: "db1".into(),
+            lsn: covers.next_lsn - 1,
+        };
+        s.on_reply(&mut db, "db1", done).unwrap();
+        assert_eq!(db.slot(LAKE_SLOT).unwrap().acked_lsn, covers.next_lsn - 1);
+        assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
+    }
+
+    #[test]
+    fn a_new_shipper_resumes_parts_where_the_lake_stands() {
+        let mut db = database();
+        Shipper::ensure_slot(&mut db).unwrap();
+        exec(
+            &mut db,
+            "BEGIN; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB); \
+             INSERT INTO t WITH RECURSIVE n(i) AS \
+             (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+             SELECT i, randomblob(600) FROM n; COMMIT",
+        );
+        let mut s = Shipper::new();
+        let first = part_of(&s.next_frame(&mut db, "db1").unwrap().unwrap());
+        assert_eq!(first.1, 0);
+        let held = first.4.len() as u64;
+        s.on_reply(&mut db, "db1", progress(first.0, held)).unwrap();
+        // A restart: the new shipper re-reads and starts at 0; the lake
+        // answers with what it holds and the shipper continues from there.
+        let mut s = Shipper::new();
+        let again = part_of(&s.next_frame(&mut db, "db1").unwrap().unwrap());
+        assert_eq!((again.0, again.1, again.2), (first.0, 0, first.2));
+        s.on_reply(&mut db, "db1", progress(first.0, held)).unwrap();
+        let next = part_of(&s.next_frame(&mut db, "db1").unwrap().unwrap());
+        assert_eq!(next.1, held);
+        // A progress report for another transaction breaks the protocol.
+        let out = s
+            .on_reply(&mut db, "db1", progress(first.0 + 1, held))
+            .unwrap();
+        assert!(matches!(out, Outcome::Refused(_)));
+        assert!(s.stopped().is_some());
         assert_eq!(s.next_frame(&mut db, "db1").unwrap(), None);
         exec(&mut db, "INSERT INTO t VALUES (0, x'00')");
     }

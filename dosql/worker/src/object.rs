@@ -484,6 +484,7 @@ impl DoSql {
                 "shard": self.shard.borrow().clone(),
                 "link_open": self.link.is_open(),
                 "acked_batches": self.shipper.borrow().acked_batches,
+                "parts_sent": self.shipper.borrow().parts_sent,
                 "next_at": self.ship_at.get(),
                 "failures": self.ship_failures.get(),
                 "stopped": self.shipper.borrow().stopped().cloned(),
@@ -553,7 +554,7 @@ impl DoSql {
                     .on_reply(s.database(), &shard, reply)
             });
             match outcome {
-                Ok(Ok(Outcome::Acked { .. })) => continue,
+                Ok(Ok(Outcome::Acked { .. } | Outcome::Progress { .. })) => continue,
                 Ok(Ok(Outcome::Retry { after_ms, reason })) => {
                     worker::console_warn!("the lake deferred a batch: {reason}");
                     self.ship_at.set(Some(js_now() + after_ms.max(1)));
