@@ -20,7 +20,7 @@
 //! The catalog is keyed by id rather than by name so that a dropped tree
 //! awaiting GC and a new tree of the same name can coexist.
 
-use std::collections::{Bound, HashMap};
+use std::collections::Bound;
 
 use rustc_hash::FxHashMap;
 
@@ -56,7 +56,7 @@ impl TreeInfo {
 pub(crate) struct Catalog {
     tree: BTree,
     trees: FxHashMap<TreeId, TreeInfo>,
-    names: HashMap<String, TreeId>,
+    names: FxHashMap<String, TreeId>,
     pending_drops: Vec<TreeId>,
     buf: Vec<u8>,
 }
@@ -66,7 +66,7 @@ impl Catalog {
         Ok(Catalog {
             tree: BTree::create(pager, TreeKind::Table)?,
             trees: FxHashMap::default(),
-            names: HashMap::new(),
+            names: FxHashMap::default(),
             pending_drops: Vec::new(),
             buf: Vec::new(),
         })
@@ -79,7 +79,7 @@ impl Catalog {
         let mut catalog = Catalog {
             tree,
             trees: FxHashMap::default(),
-            names: HashMap::new(),
+            names: FxHashMap::default(),
             pending_drops: Vec::new(),
             buf: Vec::new(),
         };
