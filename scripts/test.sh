@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # were a third of the target directory: CI's disk is shared and finite.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "toolchain"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
