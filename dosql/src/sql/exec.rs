@@ -520,7 +520,9 @@ fn join(
                         let id = rows::tree(ex.engine, ex.txn, &t.tree)?;
                         let mut key = Vec::with_capacity(10);
                         let found = read_rowid(t, id, rowid, &mut key, row, level.offset, ex)?;
-                        if mine.memo.len() < MEMO_ROWS {
+                        // The outermost level runs once per query: there
+                        // is nothing to remember its row for.
+                        if depth > 0 && mine.memo.len() < MEMO_ROWS {
                             let cand = found.then(|| row[range.clone()].to_vec());
                             mine.memo.insert(rowid, cand);
                         }
