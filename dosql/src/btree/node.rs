@@ -353,14 +353,21 @@ pub(super) fn validate(id: PageId, p: &[u8], table: bool) -> Result<Node<'_>> {
 
 /// `memcmp` order of two keys. Most comparisons in a search are decided by
 /// the first 8 bytes, compared here as one big-endian word without the
-/// call into `memcmp`.
+/// call into `memcmp`. An integer key (tag and 8 bytes) that ties there,
+/// as neighbouring rowids in a leaf do, is decided by its ninth byte, also
+/// without the call.
 #[inline]
 pub(super) fn compare(a: &[u8], b: &[u8]) -> Ordering {
-    if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+    if let (Some((x, ra)), Some((y, rb))) = (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
         let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
         if x != y {
             return x.cmp(&y);
         }
+        if let ([p], [q]) = (ra, rb) {
+            return p.cmp(q);
+        }
+        return ra.cmp(rb);
     }
     a.cmp(b)
 }
@@ -593,5 +600,27 @@ mod tests {
             matches!(node.key(0), Err(Error::Corruption(_))),
             "slot into header"
         );
+    }
+
+    #[test]
+    fn compare_is_memcmp_order() {
+        // Keys that tie on their first 8 bytes, differ in length, or are
+        // shorter than 8: every pair agrees with the slice order.
+        let mut keys: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0xFF]];
+        for len in [1, 7, 8, 9, 10, 16, 17] {
+            for last in [0u8, 1, 0x7F, 0xFF] {
+                let mut k = vec![0x15, 0x80, 0, 0, 0, 0, 3, 9, 4, 2, 0, 8, 1, 5, 6, 7, 0];
+                k.truncate(len);
+                if let Some(b) = k.last_mut() {
+                    *b = last;
+                }
+                keys.push(k);
+            }
+        }
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(compare(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 }
