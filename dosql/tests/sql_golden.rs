@@ -1,57 +1,10 @@
 //! Golden tests of the SQL pipeline: SQL in, expected rows out.
 
-use dosql::sql::{Database, Session, Value};
+mod golden_common;
+
+use dosql::sql::{Session, Value};
 use dosql::Error;
-
-struct Db {
-    db: Database,
-    s: Session,
-}
-
-fn open() -> Db {
-    Db {
-        db: Database::open_memory().unwrap(),
-        s: Session::new(),
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::Real(r) => format!("{r:?}"),
-        Value::Text(t) => t.clone(),
-        Value::Blob(b) => format!("x{b:02x?}"),
-    }
-}
-
-impl Db {
-    fn exec(&mut self, sql: &str) {
-        self.db
-            .execute(&mut self.s, sql, &[])
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    fn err(&mut self, sql: &str) -> Error {
-        match self.db.execute(&mut self.s, sql, &[]) {
-            Ok(_) => panic!("{sql} should fail"),
-            Err(e) => e,
-        }
-    }
-
-    /// Rows of the last statement, one string per row, values joined by '|'.
-    fn rows(&mut self, sql: &str) -> Vec<String> {
-        let results = self
-            .db
-            .execute(&mut self.s, sql, &[])
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let last = results.last().expect("one statement");
-        last.rows
-            .iter()
-            .map(|r| r.iter().map(show).collect::<Vec<_>>().join("|"))
-            .collect()
-    }
-}
+use golden_common::{open, show, Db};
 
 fn setup() -> Db {
     let mut d = open();

@@ -2,60 +2,14 @@
 //! sqlparser's: the shift operators, `IS` / `IS NOT` with any operand, and
 //! REINDEX (which must really rebuild index trees, not just parse).
 
+mod golden_common;
+
 use std::ops::Bound;
 
-use dosql::sql::{Database, Session, Value};
 use dosql::Error;
-
-struct Db {
-    db: Database,
-    s: Session,
-}
-
-fn open() -> Db {
-    Db {
-        db: Database::open_memory().unwrap(),
-        s: Session::new(),
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::Real(r) => format!("{r:?}"),
-        Value::Text(t) => t.clone(),
-        Value::Blob(b) => format!("x{b:02x?}"),
-    }
-}
+use golden_common::{open, Db};
 
 impl Db {
-    fn exec(&mut self, sql: &str) {
-        self.db
-            .execute(&mut self.s, sql, &[])
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    fn err(&mut self, sql: &str) -> Error {
-        match self.db.execute(&mut self.s, sql, &[]) {
-            Ok(_) => panic!("{sql} should fail"),
-            Err(e) => e,
-        }
-    }
-
-    /// Rows of the last statement, one string per row, values joined by '|'.
-    fn rows(&mut self, sql: &str) -> Vec<String> {
-        let results = self
-            .db
-            .execute(&mut self.s, sql, &[])
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let last = results.last().expect("one statement");
-        last.rows
-            .iter()
-            .map(|r| r.iter().map(show).collect::<Vec<_>>().join("|"))
-            .collect()
-    }
-
     /// Removes every entry of index `name`'s tree behind the SQL layer's
     /// back, as a damaged index would look.
     fn wipe_index(&mut self, name: &str) {
