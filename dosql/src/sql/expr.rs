@@ -243,6 +243,63 @@ fn tri(v: Option<bool>) -> Value {
     v.map_or(Value::Null, bool_value)
 }
 
+/// Calls `$walk` (with `f`) on each direct sub-expression of `$e`, outside
+/// subqueries: one match for [`Expr::walk`] and [`Expr::walk_mut`], so
+/// that a new variant cannot be visited by one traversal and missed by the
+/// other.
+macro_rules! walk_children {
+    ($e:expr, $walk:ident, $iter:ident, $f:ident) => {
+        match $e {
+            Expr::Lit(_) | Expr::Col { .. } | Expr::Outer { .. } | Expr::Param(_) => {}
+            Expr::TriggerCol { .. } | Expr::Raise { .. } => {}
+            Expr::Exists(..) | Expr::Scalar(_) => {}
+            Expr::Neg(e) | Expr::Plus(e) | Expr::BitNot(e) | Expr::Not(e) | Expr::IsNull(e, _) => {
+                e.$walk($f)
+            }
+            Expr::Cast(e, _) | Expr::Collate(e, _) | Expr::InSub { e, .. } => e.$walk($f),
+            Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                a.$walk($f);
+                b.$walk($f);
+            }
+            Expr::Cmp { l, r, .. } => {
+                l.$walk($f);
+                r.$walk($f);
+            }
+            Expr::InList { e, list, .. } => {
+                e.$walk($f);
+                list.$iter().for_each(|x| x.$walk($f));
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    o.$walk($f);
+                }
+                for (w, t) in whens {
+                    w.$walk($f);
+                    t.$walk($f);
+                }
+                if let Some(o) = otherwise {
+                    o.$walk($f);
+                }
+            }
+            Expr::Like {
+                e, pattern, escape, ..
+            } => {
+                e.$walk($f);
+                pattern.$walk($f);
+                if let Some(x) = escape {
+                    x.$walk($f);
+                }
+            }
+            Expr::Func(_, args) => args.$iter().for_each(|x| x.$walk($f)),
+        }
+    };
+}
+
 impl Expr {
     /// The affinity SQLite gives this expression (`sqlite3ExprAffinity`).
     pub fn affinity(&self) -> Option<Affinity> {
@@ -273,108 +330,14 @@ impl Expr {
     /// subqueries).
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
         f(self);
-        match self {
-            Expr::Lit(_) | Expr::Col { .. } | Expr::Outer { .. } | Expr::Param(_) => {}
-            Expr::TriggerCol { .. } | Expr::Raise { .. } => {}
-            Expr::Exists(..) | Expr::Scalar(_) => {}
-            Expr::Neg(e) | Expr::Plus(e) | Expr::BitNot(e) | Expr::Not(e) | Expr::IsNull(e, _) => {
-                e.walk(f)
-            }
-            Expr::Cast(e, _) | Expr::Collate(e, _) | Expr::InSub { e, .. } => e.walk(f),
-            Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
-                a.walk(f);
-                b.walk(f);
-            }
-            Expr::Cmp { l, r, .. } => {
-                l.walk(f);
-                r.walk(f);
-            }
-            Expr::InList { e, list, .. } => {
-                e.walk(f);
-                list.iter().for_each(|x| x.walk(f));
-            }
-            Expr::Case {
-                operand,
-                whens,
-                otherwise,
-                ..
-            } => {
-                if let Some(o) = operand {
-                    o.walk(f);
-                }
-                for (w, t) in whens {
-                    w.walk(f);
-                    t.walk(f);
-                }
-                if let Some(o) = otherwise {
-                    o.walk(f);
-                }
-            }
-            Expr::Like {
-                e, pattern, escape, ..
-            } => {
-                e.walk(f);
-                pattern.walk(f);
-                if let Some(x) = escape {
-                    x.walk(f);
-                }
-            }
-            Expr::Func(_, args) => args.iter().for_each(|x| x.walk(f)),
-        }
+        walk_children!(self, walk, iter, f);
     }
 
     /// Like [`Expr::walk`], with mutable access (rewriting column
     /// references after binding).
     pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         f(self);
-        match self {
-            Expr::Lit(_) | Expr::Col { .. } | Expr::Outer { .. } | Expr::Param(_) => {}
-            Expr::Exists(..) | Expr::Scalar(_) => {}
-            Expr::TriggerCol { .. } | Expr::Raise { .. } => {}
-            Expr::Neg(e) | Expr::Plus(e) | Expr::BitNot(e) | Expr::Not(e) | Expr::IsNull(e, _) => {
-                e.walk_mut(f)
-            }
-            Expr::Cast(e, _) | Expr::Collate(e, _) | Expr::InSub { e, .. } => e.walk_mut(f),
-            Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
-                a.walk_mut(f);
-                b.walk_mut(f);
-            }
-            Expr::Cmp { l, r, .. } => {
-                l.walk_mut(f);
-                r.walk_mut(f);
-            }
-            Expr::InList { e, list, .. } => {
-                e.walk_mut(f);
-                list.iter_mut().for_each(|x| x.walk_mut(f));
-            }
-            Expr::Case {
-                operand,
-                whens,
-                otherwise,
-                ..
-            } => {
-                if let Some(o) = operand {
-                    o.walk_mut(f);
-                }
-                for (w, t) in whens {
-                    w.walk_mut(f);
-                    t.walk_mut(f);
-                }
-                if let Some(o) = otherwise {
-                    o.walk_mut(f);
-                }
-            }
-            Expr::Like {
-                e, pattern, escape, ..
-            } => {
-                e.walk_mut(f);
-                pattern.walk_mut(f);
-                if let Some(x) = escape {
-                    x.walk_mut(f);
-                }
-            }
-            Expr::Func(_, args) => args.iter_mut().for_each(|x| x.walk_mut(f)),
-        }
+        walk_children!(self, walk_mut, iter_mut, f);
     }
 
     /// True if any part of the expression contains a subquery.
