@@ -148,6 +148,7 @@ impl Lake {
         let txn = self.engine.begin_read_only().map_err(state::db)?;
         let parts = state::with_prefix(&mut self.engine, txn, trees.parts, &keys::name_key(shard));
         let _ = self.engine.rollback(txn);
+        // Each part is freed once copied: the bytes are held once, not twice.
         let mut payload = Vec::with_capacity(inbox.total as usize);
         for (_, v) in parts? {
             payload.extend_from_slice(&v);

@@ -78,7 +78,7 @@ impl Default for LakeConfig {
             policy: FlushPolicy::default(),
             max_buffer_bytes: 64 << 20,
             retry_after_ms: 1_000,
-            max_txn_bytes: 32 << 20,
+            max_txn_bytes: 16 << 20,
         }
     }
 }
