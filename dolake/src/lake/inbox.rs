@@ -127,9 +127,10 @@ impl Lake {
         };
         if part.offset == inbox.received {
             inbox.received += part.data.len() as u64;
-            let (trees, fresh) = (self.trees, inbox.received == part.data.len() as u64);
+            let trees = self.trees;
             state::in_txn(&mut self.engine, |engine, txn| {
-                if fresh {
+                // The first part: drop whatever an older encoding left.
+                if part.offset == 0 {
                     clear(engine, txn, trees, shard)?;
                 }
                 put(engine, txn, trees, shard, &inbox, part.offset, part.data)

@@ -37,18 +37,6 @@ struct Staged {
 impl Lake {
     /// Receives one batch from `shard` at `now_ms`.
     pub fn receive(&mut self, shard: &str, batch: &ChangeBatch, now_ms: u64) -> Result<Reply> {
-        self.receive_with(shard, batch, now_ms, |_, _| Ok(()))
-    }
-
-    /// [`Lake::receive`], with `also` run in the transaction that stores
-    /// the batch (if it is stored).
-    pub(crate) fn receive_with(
-        &mut self,
-        shard: &str,
-        batch: &ChangeBatch,
-        now_ms: u64,
-        also: impl FnOnce(&mut Engine, TxnId) -> Result<()>,
-    ) -> Result<Reply> {
         if !shared_types::limits::valid_database_name(shard) {
             return Err(Error::InvalidInput(format!(
                 "shard name {shard:?} is not 1 to 64 of [A-Za-z0-9_-]"
@@ -92,7 +80,7 @@ impl Lake {
             if stale {
                 inbox::clear(engine, txn, trees, shard)?;
             }
-            also(engine, txn)
+            Ok(())
         })?;
         if stale {
             self.inbox.remove(shard);
