@@ -10,10 +10,13 @@
  *   run from DOSQL_ROOT with the repository's own tools on PATH; ready
  *   when /health answers. It runs in a process group of its own so that
  *   stopping it takes workerd down too.
+ * - startSdkWorker: the SDKs' README Worker examples in workerd, the test
+ *   Worker of tests/e2e/sdk-worker in front of the DoSQL Worker, both in
+ *   one multi-config `wrangler dev` (wrangler only).
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,7 +80,31 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startWrangler(listen: string, dataDir?: string): Promise<Server> {
+/**
+ * The test Worker of tests/e2e/sdk-worker on a port of its own, with the
+ * DoSQL Worker beside it in the same `wrangler dev`: its /sql and /lake
+ * run the SDKs' README Worker examples against real bindings; every other
+ * path reaches the DoSQL Worker. Only under DOSQL_TARGET=wrangler.
+ */
+export function startSdkWorker(): Promise<Server> {
+  const root = process.env.DOSQL_ROOT;
+  if (!root) throw new Error("DOSQL_ROOT must name the repository (see test.sh)");
+  const dir = mkdtempSync(join(tmpdir(), "dosql-ts-sdk-worker-"));
+  // wrangler hands --env-file to the first config only; a later one reads
+  // the .dev.vars beside it. So the DoSQL Worker runs from a copy of
+  // wrangler.toml (its entry point made absolute) next to one holding the
+  // token, rather than from a .dev.vars written into the repository.
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const copy = toml.replace(/^main = "([^"]+)"$/m, (_, main: string) => `main = "${join(root, main)}"`);
+  if (copy === toml) throw new Error("wrangler.toml has no `main = \"...\"` line to copy");
+  mkdirSync(join(dir, "dosql"));
+  writeFileSync(join(dir, "dosql", "wrangler.toml"), copy);
+  writeFileSync(join(dir, "dosql", ".dev.vars"), `DOSQL_TOKEN=${TOKEN}\n`);
+  return startWrangler("127.0.0.1:0", dir, [join(root, "tests/e2e/sdk-worker/wrangler.toml"), join(dir, "dosql", "wrangler.toml")]);
+}
+
+/** `wrangler dev` of the repository's wrangler.toml, or of `configs` (the first is served). */
+async function startWrangler(listen: string, dataDir?: string, configs: string[] = []): Promise<Server> {
   const root = process.env.DOSQL_ROOT;
   if (!root) throw new Error("DOSQL_ROOT must name the repository (see test.sh)");
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "dosql-ts-wrangler-"));
@@ -85,7 +112,8 @@ async function startWrangler(listen: string, dataDir?: string): Promise<Server> 
   const port = requested || (await freePort());
   const vars = join(dir, "dev.vars");
   writeFileSync(vars, `DOSQL_TOKEN=${TOKEN}\n`);
-  const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", join(dir, "state")];
+  const args = ["dev", ...configs.flatMap((c) => ["-c", c])];
+  args.push("--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", join(dir, "state"));
   args.push("--env-file", vars, "--show-interactive-dev-session=false");
   const child = spawn("wrangler", args, {
     cwd: root,
