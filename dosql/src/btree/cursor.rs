@@ -214,11 +214,11 @@ fn seek(
             let at = match from {
                 Bound::Unbounded if dir == Dir::Forward => 0,
                 Bound::Unbounded => node.count,
-                Bound::Included(k) => match (node.search(k)?, dir) {
+                Bound::Included(k) => match (tree.search(&page, &node, k)?, dir) {
                     ((i, true), Dir::Backward) => i + 1,
                     ((i, _), _) => i,
                 },
-                Bound::Excluded(k) => match (node.search(k)?, dir) {
+                Bound::Excluded(k) => match (tree.search(&page, &node, k)?, dir) {
                     ((i, true), Dir::Forward) => i + 1,
                     ((i, _), _) => i,
                 },
@@ -239,8 +239,8 @@ fn seek(
         let c = match from {
             Bound::Unbounded if dir == Dir::Forward => 0,
             Bound::Unbounded => node.count,
-            Bound::Excluded(k) if dir == Dir::Backward => node.search(k)?.0,
-            Bound::Included(k) | Bound::Excluded(k) => node.child_index(k)?,
+            Bound::Excluded(k) if dir == Dir::Backward => tree.search(&page, &node, k)?.0,
+            Bound::Included(k) | Bound::Excluded(k) => tree.child_index(&page, &node, k)?,
         };
         pos.path.push((id, c));
         id = node.child(c)?;

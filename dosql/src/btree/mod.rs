@@ -39,6 +39,7 @@ mod cell;
 mod check;
 mod cursor;
 mod delete;
+mod heads;
 mod insert;
 mod node;
 mod overflow;
@@ -182,6 +183,32 @@ impl BTree {
         Ok(node)
     }
 
+    /// [`Node::search`] on `node`, the bytes of `page`: through the page's
+    /// key heads when it has them (see `heads`), building them once the
+    /// page has been read often enough since its last write.
+    #[inline]
+    fn search(&self, page: &PageRef, node: &Node<'_>, key: &[u8]) -> Result<(usize, bool)> {
+        {
+            let words = page.derived();
+            if !words.is_empty() {
+                return heads::search(node, &words, key);
+            }
+        }
+        if page.count_read() < heads::INDEX_AFTER_READS {
+            return node.search(key);
+        }
+        page.derive(|_, out| heads::build(node, out))?;
+        heads::search(node, &page.derived(), key)
+    }
+
+    /// Index of the child whose range holds `key` (interior pages): child
+    /// `i` holds keys below key `i`, so a key equal to it goes right.
+    #[inline]
+    fn child_index(&self, page: &PageRef, node: &Node<'_>, key: &[u8]) -> Result<usize> {
+        let (i, eq) = self.search(page, node, key)?;
+        Ok(if eq { i + 1 } else { i })
+    }
+
     /// Calls `f` with the value stored under `key` (empty for an index
     /// tree), in place unless it spills to overflow pages, and returns what
     /// `f` returns; `None` when the key is absent.
@@ -197,10 +224,10 @@ impl BTree {
             let p = page.borrow();
             let node = self.node(id, &p)?;
             if !node.is_leaf() {
-                id = node.child(node.child_index(key)?)?;
+                id = node.child(self.child_index(&page, &node, key)?)?;
                 continue;
             }
-            let (i, found) = node.search(key)?;
+            let (i, found) = self.search(&page, &node, key)?;
             if !found {
                 return Ok(None);
             }
@@ -332,7 +359,7 @@ impl BTree {
                 path.len += 1;
                 return Ok(());
             }
-            let c = node.child_index(key)?;
+            let c = self.child_index(&page, &node, key)?;
             if let Some(upper) = upper.as_deref_mut() {
                 // Deeper separators are tighter: the last one set wins.
                 if c < node.count {

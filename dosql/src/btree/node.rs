@@ -207,13 +207,6 @@ impl<'a> Node<'a> {
         Ok((lo, false))
     }
 
-    /// Index of the child whose range holds `key` (interior pages).
-    #[inline]
-    pub fn child_index(&self, key: &[u8]) -> Result<usize> {
-        let (i, eq) = self.search(key)?;
-        Ok(if eq { i + 1 } else { i })
-    }
-
     /// Child `c` of an interior page, `c <= count` (`count` = right child).
     #[inline]
     pub fn child(&self, c: usize) -> Result<PageId> {

@@ -26,8 +26,13 @@
 //!   every access would re-read them. Hence always
 //!   `occupied <= max(budget, dirty + budget / 8) <= budget + dirty`
 //!   (plus pinned pages): the cache exceeds its budget only by dirty pages.
+//! * A page's owner may keep words derived from its bytes beside it (the
+//!   B-tree's key heads: 4 bytes a cell, so at most about a fifth of a page
+//!   of small keys, outside the budget). Every write to the bytes goes
+//!   through `PageCell::data_mut`, which drops them first, so they are
+//!   never stale.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
@@ -36,12 +41,93 @@ use crate::store::PageId;
 
 /// A cached page, shared between the cache and the handles given out.
 pub(super) struct PageCell {
-    pub data: RefCell<Box<[u8]>>,
+    /// Private so that every write goes through [`PageCell::data_mut`],
+    /// which drops what was derived from the old bytes.
+    data: RefCell<Box<[u8]>>,
     /// Set by the page's owner once it has validated the page's structure;
     /// cleared whenever the page is (re)loaded from the store.
     pub checked: Cell<bool>,
     /// The clock's "recently used" bit.
     referenced: Cell<bool>,
+    /// Words the page's owner derived from `data` (a B-tree keeps a search
+    /// index of its keys here). Invariant: empty, or derived from the
+    /// current bytes: emptied by every mutable borrow of `data`.
+    derived: RefCell<Vec<u32>>,
+    /// Reads since `data` last changed (saturating): owners derive only
+    /// for pages read more often than they change.
+    reads: Cell<u32>,
+}
+
+impl PageCell {
+    fn new(page_size: usize) -> PageCell {
+        PageCell {
+            data: RefCell::new(vec![0u8; page_size].into()),
+            checked: Cell::new(false),
+            referenced: Cell::new(false),
+            derived: RefCell::new(Vec::new()),
+            reads: Cell::new(0),
+        }
+    }
+
+    /// The page bytes.
+    #[inline]
+    pub fn data(&self) -> Ref<'_, Box<[u8]>> {
+        self.data.borrow()
+    }
+
+    /// The page bytes for writing: what was derived from them is dropped
+    /// first. Panics if the page or its derived words are borrowed.
+    #[inline]
+    pub fn data_mut(&self) -> RefMut<'_, Box<[u8]>> {
+        self.forget_derived();
+        self.data.borrow_mut()
+    }
+
+    /// [`PageCell::data_mut`] that fails instead of panicking.
+    pub fn try_data_mut(&self) -> Option<RefMut<'_, Box<[u8]>>> {
+        let data = self.data.try_borrow_mut().ok()?;
+        self.forget_derived();
+        Some(data)
+    }
+
+    #[inline]
+    fn forget_derived(&self) {
+        self.reads.set(0);
+        let mut derived = self.derived.borrow_mut();
+        if !derived.is_empty() {
+            derived.clear();
+        }
+    }
+
+    /// The derived words; empty when there are none.
+    #[inline]
+    pub fn derived(&self) -> Ref<'_, [u32]> {
+        Ref::map(self.derived.borrow(), |d| &d[..])
+    }
+
+    /// Replaces the derived words with what `f` writes into the (emptied)
+    /// vector, from the current bytes.
+    pub fn derive<E>(
+        &self,
+        f: impl FnOnce(&[u8], &mut Vec<u32>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let data = self.data.borrow();
+        let mut derived = self.derived.borrow_mut();
+        derived.clear();
+        let done = f(&data, &mut derived);
+        if done.is_err() {
+            derived.clear();
+        }
+        done
+    }
+
+    /// Counts one read of the bytes as they are; returns the count.
+    #[inline]
+    pub fn count_read(&self) -> u32 {
+        let n = self.reads.get().saturating_add(1);
+        self.reads.set(n);
+        n
+    }
 }
 
 pub(super) type Buf = Rc<PageCell>;
@@ -221,13 +307,9 @@ impl Cache {
     }
 
     fn new_buf(&mut self) -> Buf {
-        self.spare.pop().unwrap_or_else(|| {
-            Rc::new(PageCell {
-                data: RefCell::new(vec![0u8; self.page_size].into()),
-                checked: Cell::new(false),
-                referenced: Cell::new(false),
-            })
-        })
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Rc::new(PageCell::new(self.page_size)))
     }
 
     /// Clock sweep over the clean pages: a referenced page gets a second

@@ -116,7 +116,7 @@ impl Pager {
         self.cache.remove(id);
         if head != 0 {
             let (slot, buf) = self.fetch(head)?;
-            let mut page = buf.data.borrow_mut();
+            let mut page = buf.data_mut();
             let (_, count) = header(&page, head, self.state.page_count)?;
             if count < capacity(self.page_size) {
                 self.cache.mark_dirty(slot);
@@ -177,7 +177,7 @@ impl Pager {
             return Err(corruption!("free list head {head} with a zero count"));
         }
         let (slot, buf) = self.fetch(head)?;
-        let mut page = buf.data.borrow_mut();
+        let mut page = buf.data_mut();
         let (next, count) = header(&page, head, self.state.page_count)?;
         let id = if count > 0 {
             let id = leaf(&page, count - 1);

@@ -101,7 +101,7 @@ impl PageRef {
     /// The page bytes. Panics if the page is mutably borrowed elsewhere.
     #[inline]
     pub fn borrow(&self) -> Ref<'_, [u8]> {
-        Ref::map(self.buf.data.borrow(), |b| &**b)
+        Ref::map(self.buf.data(), |b| &**b)
     }
 
     /// The owner's "structure validated" flag: false for a page just read
@@ -117,6 +117,31 @@ impl PageRef {
     pub fn set_checked(&self) {
         self.buf.checked.set(true);
     }
+
+    /// Words the owner derived from the page's current bytes (see
+    /// [`PageRef::derive`]); empty when there are none. Any write to the
+    /// page drops them, so they are never stale.
+    #[inline]
+    pub fn derived(&self) -> Ref<'_, [u32]> {
+        self.buf.derived()
+    }
+
+    /// Derives words from the page's bytes: `f` fills the emptied vector
+    /// (left empty if `f` fails). For an index over the bytes that makes
+    /// reads cheaper; it costs memory beside the page until the next write.
+    pub fn derive<E>(
+        &self,
+        f: impl FnOnce(&[u8], &mut Vec<u32>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.buf.derive(f)
+    }
+
+    /// Counts a read of the page since its bytes last changed and returns
+    /// the count: an owner derives only for pages read more than written.
+    #[inline]
+    pub fn count_read(&self) -> u32 {
+        self.buf.count_read()
+    }
 }
 
 /// A write handle on a cached page that the pager has marked dirty; pins
@@ -129,13 +154,13 @@ impl PageMut {
     /// The page bytes.
     #[inline]
     pub fn borrow(&self) -> Ref<'_, [u8]> {
-        Ref::map(self.buf.data.borrow(), |b| &**b)
+        Ref::map(self.buf.data(), |b| &**b)
     }
 
     /// The page bytes, mutably. Panics if the page is borrowed elsewhere.
     #[inline]
     pub fn borrow_mut(&self) -> RefMut<'_, [u8]> {
-        RefMut::map(self.buf.data.borrow_mut(), |b| &mut **b)
+        RefMut::map(self.buf.data_mut(), |b| &mut **b)
     }
 
     /// See [`PageRef::is_checked`].
@@ -237,13 +262,12 @@ impl Pager {
         let mut dirty = self.cache.dirty_pages();
         dirty.sort_unstable_by_key(|(id, _, _)| *id);
         for (id, _, buf) in &dirty {
-            let mut page = buf.data.try_borrow_mut().map_err(|_| {
+            let mut page = buf.try_data_mut().ok_or_else(|| {
                 Error::InvalidInput(format!("page {id} is borrowed during a checkpoint"))
             })?;
             seal_page(*id, &mut page);
         }
-        let guards: Vec<Ref<'_, Box<[u8]>>> =
-            dirty.iter().map(|(_, _, b)| b.data.borrow()).collect();
+        let guards: Vec<Ref<'_, Box<[u8]>>> = dirty.iter().map(|(_, _, b)| b.data()).collect();
         let batch: Vec<(PageId, &[u8])> = dirty
             .iter()
             .zip(&guards)
@@ -327,7 +351,7 @@ impl Pager {
         let (slot, buf) = (entry.slot, entry.buf.clone());
         buf.checked.set(false);
         let loaded = {
-            let mut page = buf.data.borrow_mut();
+            let mut page = buf.data_mut();
             match self.store.read_page(id, &mut page) {
                 Ok(true) => verify(id, &page),
                 Ok(false) => Err(corruption!("page {id} is missing from the store")),
@@ -369,7 +393,7 @@ impl Pager {
             }
             None => self.cache.insert(id, true).buf.clone(),
         };
-        buf.data.borrow_mut().fill(0);
+        buf.data_mut().fill(0);
         buf.checked.set(true);
         Ok(PageMut { buf })
     }

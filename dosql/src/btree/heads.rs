@@ -1,0 +1,268 @@
+//! Key heads: an in-memory search index beside a cached node page.
+//!
+//! A binary search over the slot array touches a different cell, so a
+//! different cache line, at every probe: on a 4 KiB page that is most of
+//! the cost of a lookup. Keys of one page share a prefix (all of them lie
+//! between the page's first and last key), so for a page read often we keep
+//! beside it, in the pager's derived words ([`PageRef::derived`]):
+//!
+//! ```text
+//!   words: [ n = prefix length | head(0) .. head(count-1) | prefix bytes, 4 per word ]
+//!   head(i) = key(i)[n .. n+4] as a big-endian u32, zero-padded
+//! ```
+//!
+//! A search compares the probed key's prefix once, then binary-searches
+//! the heads (a few contiguous cache lines), and reads a cell only when a
+//! head ties. Sound because for keys that share the `n`-byte prefix a
+//! strict head order is the key order: at the first differing byte of the
+//! heads either both keys have a byte there (so they differ there) or the
+//! shorter key ended, padded with 0, which sorts first as the shorter key
+//! does. Equal heads decide nothing and fall back to the full compare.
+//!
+//! Nothing here is stored: the words are derived from a validated page and
+//! the pager drops them at any write to it, so they never describe other
+//! bytes than the page's. They cost 4 bytes a cell beside a cached page
+//! (under a fifth of a page even for the smallest cells), and only pages
+//! read [`INDEX_AFTER_READS`] times since their last write have them.
+
+use std::cmp::Ordering;
+
+use super::node::{compare, Node};
+use crate::error::Result;
+
+/// Longest prefix kept: past it heads start inside the prefix, which is
+/// still sound (a shorter prefix is a prefix too), only less selective.
+const MAX_PREFIX: usize = 32;
+
+/// A page is indexed once it was read this many times since its last
+/// write: pages written about as often as read (a leaf under a bulk load)
+/// would rebuild the index for nothing.
+pub(super) const INDEX_AFTER_READS: u32 = 8;
+
+/// The head of `key` after an `n`-byte prefix.
+#[inline]
+fn head(key: &[u8], n: usize) -> u32 {
+    let mut b = [0u8; 4];
+    let tail = key.get(n..).unwrap_or(&[]);
+    let len = tail.len().min(4);
+    b[..len].copy_from_slice(&tail[..len]);
+    u32::from_be_bytes(b)
+}
+
+/// Writes the index of `node` into `out` (emptied by the caller).
+pub(super) fn build(node: &Node<'_>, out: &mut Vec<u32>) -> Result<()> {
+    let n = match node.count {
+        0 => 0,
+        c => {
+            let (first, last) = (node.key(0)?, node.key(c - 1)?);
+            let common = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+            common.min(MAX_PREFIX)
+        }
+    };
+    out.reserve(1 + node.count + n.div_ceil(4));
+    out.push(n as u32);
+    for i in 0..node.count {
+        out.push(head(node.key(i)?, n));
+    }
+    if n > 0 {
+        let prefix = &node.key(0)?[..n];
+        out.extend(prefix.chunks(4).map(|c| head(c, 0)));
+    }
+    Ok(())
+}
+
+/// [`Node::search`] through the index `words` of `node`: the same answer.
+#[inline]
+pub(super) fn search(node: &Node<'_>, words: &[u32], key: &[u8]) -> Result<(usize, bool)> {
+    let n = words[0] as usize;
+    let count = node.count;
+    debug_assert_eq!(words.len(), 1 + count + n.div_ceil(4), "stale key heads");
+    if n > 0 {
+        let mut prefix = [0u8; MAX_PREFIX];
+        for (bytes, w) in prefix.chunks_mut(4).zip(&words[1 + count..]) {
+            bytes.copy_from_slice(&w.to_be_bytes());
+        }
+        let m = key.len().min(n);
+        match key[..m].cmp(&prefix[..m]) {
+            Ordering::Less => return Ok((0, false)),
+            Ordering::Greater => return Ok((count, false)),
+            // A proper prefix of the page's prefix: shorter, so first.
+            Ordering::Equal if m < n => return Ok((0, false)),
+            Ordering::Equal => {}
+        }
+    }
+    let target = head(key, n);
+    let heads = &words[1..1 + count];
+    let (mut lo, mut hi) = (0, count);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let order = match heads[mid].cmp(&target) {
+            Ordering::Equal => compare(node.key(mid)?, key),
+            other => other,
+        };
+        match order {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Greater => hi = mid,
+            Ordering::Equal => return Ok((mid, true)),
+        }
+    }
+    Ok((lo, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cell::{leaf_layout, write_index_cell};
+    use super::super::node::{init, reserve, NodeKind};
+    use super::*;
+    use crate::pager::PageRef;
+    use proptest::prelude::*;
+
+    fn page(keys: &[Vec<u8>]) -> Vec<u8> {
+        let mut p = vec![0u8; 4096];
+        init(&mut p, NodeKind::IndexLeaf);
+        let mut sorted = keys.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        for (i, k) in sorted.iter().enumerate() {
+            let size = leaf_layout(p.len(), false, k.len(), 0).size;
+            let off = reserve(&mut p, i, size).unwrap().expect("the keys fit");
+            write_index_cell(&mut p[off..], k);
+        }
+        p
+    }
+
+    fn agree(keys: &[Vec<u8>], probes: &[Vec<u8>]) {
+        let p = page(keys);
+        let node = Node::new(1, &p).unwrap();
+        let mut words = Vec::new();
+        build(&node, &mut words).unwrap();
+        for probe in probes.iter().chain(keys) {
+            assert_eq!(
+                search(&node, &words, probe).unwrap(),
+                node.search(probe).unwrap(),
+                "probe {probe:?} in {keys:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn integer_keys_and_the_edges_of_the_prefix() {
+        let key = |i: u64| {
+            let mut k = vec![0x15];
+            k.extend_from_slice(&i.to_be_bytes());
+            k
+        };
+        let keys: Vec<Vec<u8>> = (1000..1040).map(key).collect();
+        let mut probes: Vec<Vec<u8>> = (990..1050).map(key).collect();
+        probes.extend([
+            vec![],
+            vec![0x15],
+            vec![0x14, 0xFF],
+            vec![0x16],
+            key(0),
+            key(u64::MAX),
+        ]);
+        // Shorter than the prefix but equal so far, and longer than a key.
+        probes.push(key(1000)[..5].to_vec());
+        probes.push([key(1003), vec![0]].concat());
+        agree(&keys, &probes);
+    }
+
+    #[test]
+    fn keys_that_tie_on_their_heads() {
+        let keys: Vec<Vec<u8>> = [
+            "user:0001:a",
+            "user:0001:b",
+            "user:0001",
+            "user:00",
+            "user:0002:zz",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let probes: Vec<Vec<u8>> = [
+            "user:0001:",
+            "user:0001:c",
+            "user:",
+            "user:000",
+            "user:0003",
+            "v",
+            "",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        agree(&keys, &probes);
+        agree(&[], &probes);
+        agree(&keys[..1], &probes);
+    }
+
+    #[test]
+    fn trees_index_pages_read_often_and_drop_the_index_at_a_write() {
+        use super::super::testutil::mem_pager;
+        use super::super::{BTree, TreeKind};
+        let mut pager = mem_pager(1024);
+        let tree = BTree::create(&mut pager, TreeKind::Table).unwrap();
+        let key = |i: u64| (i * 7919 % 4000).to_be_bytes();
+        for i in 0..2000 {
+            tree.insert(&mut pager, &key(i), &i.to_le_bytes()).unwrap();
+        }
+        let root = pager.read(tree.root).unwrap();
+        // The invariant: an index, when there is one, is that of the bytes.
+        let fresh = |page: &PageRef| {
+            let mut words = Vec::new();
+            build(&Node::new(tree.root, &page.borrow()).unwrap(), &mut words).unwrap();
+            words
+        };
+        let mut dropped = 0;
+        for round in 0..3u64 {
+            // Reads build the index of the root (and of every hot page) ...
+            for _ in 0..INDEX_AFTER_READS {
+                for i in (0..4000).step_by(97) {
+                    let got = tree.get(&mut pager, &key(i)).unwrap();
+                    let want = (i < 2000 + 500 * round).then(|| i.to_le_bytes().to_vec());
+                    assert_eq!(got, want, "round {round} key {i}");
+                }
+            }
+            assert_eq!(
+                &*root.derived(),
+                &fresh(&root)[..],
+                "round {round}: a hot root is indexed"
+            );
+            // ... writes to a page drop its index, reads build it again.
+            for i in 2000 + 500 * round..2500 + 500 * round {
+                tree.insert(&mut pager, &key(i), &i.to_le_bytes()).unwrap();
+                let words = root.derived().to_vec();
+                if words.is_empty() {
+                    dropped += 1;
+                } else {
+                    assert_eq!(
+                        words,
+                        fresh(&root),
+                        "round {round}: the root's index is current"
+                    );
+                }
+            }
+        }
+        assert!(
+            dropped > 0,
+            "the root was written, so its index was dropped"
+        );
+        tree.check(&mut pager).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_plain_search(
+            prefix in proptest::collection::vec(any::<u8>(), 0..40),
+            tails in proptest::collection::vec(proptest::collection::vec(0u8..4, 0..7), 0..60),
+            probes in proptest::collection::vec(proptest::collection::vec(0u8..4, 0..48), 0..40),
+        ) {
+            let keys: Vec<Vec<u8>> = tails.iter().map(|t| [prefix.clone(), t.clone()].concat()).collect();
+            let mut probes = probes;
+            probes.extend(keys.iter().map(|k| k[..k.len() / 2].to_vec()));
+            probes.extend(probes.clone().iter().map(|p| [prefix.clone(), p.clone()].concat()));
+            agree(&keys, &probes);
+        }
+    }
+}
