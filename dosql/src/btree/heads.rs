@@ -37,7 +37,7 @@ const MAX_PREFIX: usize = 32;
 /// A page is indexed once it was read this many times since its last
 /// write: pages written about as often as read (a leaf under a bulk load)
 /// would rebuild the index for nothing.
-pub(super) const INDEX_AFTER_READS: u32 = 8;
+pub(super) const INDEX_AFTER_READS: u32 = 2;
 
 /// The head of `key` after an `n`-byte prefix.
 #[inline]

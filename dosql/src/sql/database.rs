@@ -345,10 +345,7 @@ impl Database {
             engine: &mut self.engine,
             txn: txn.id,
             params: &[],
-            func: FuncContext {
-                now_millis: (self.clock)(),
-                random: self.random,
-            },
+            func: FuncContext::new(self.clock, self.random),
             ctes: Default::default(),
             schema: Some(schema),
             dml: DmlState::default(),
@@ -526,10 +523,7 @@ impl Database {
             engine,
             txn: txn.id,
             params,
-            func: FuncContext {
-                now_millis: clock(),
-                random: *random,
-            },
+            func: FuncContext::new(*clock, *random),
             ctes: Default::default(),
             schema: None,
             dml: DmlState {

@@ -184,10 +184,15 @@ pub fn get(engine: &mut Engine, txn: TxnId, table: &Table, key: &[u8]) -> Result
 /// The index key prefix of a row: its folded indexed values.
 pub fn index_prefix(index: &Index, row: &[Value]) -> Vec<u8> {
     let mut key = Vec::with_capacity(16);
-    for (c, coll) in index.columns.iter().zip(&index.collations) {
-        push_key(&row[*c], *coll, &mut key);
-    }
+    push_index_prefix(index, row, &mut key);
     key
+}
+
+/// Appends [`index_prefix`] to `out`.
+fn push_index_prefix(index: &Index, row: &[Value], out: &mut Vec<u8>) {
+    for (c, coll) in index.columns.iter().zip(&index.collations) {
+        push_key(&row[*c], *coll, out);
+    }
 }
 
 /// The smallest byte string greater than every key that starts with
@@ -224,8 +229,11 @@ pub fn write_index_entries(
     key: &[u8],
     insert: bool,
 ) -> Result<()> {
+    // One buffer for every index of the row, with room for the key.
+    let mut entry = Vec::with_capacity(32 + key.len());
     for index in &table.indexes {
-        let mut entry = index_prefix(index, row);
+        entry.clear();
+        push_index_prefix(index, row, &mut entry);
         entry.extend_from_slice(key);
         let id = tree(engine, txn, &index.tree)?;
         if insert {

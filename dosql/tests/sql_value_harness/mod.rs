@@ -81,14 +81,7 @@ impl Diff {
 
     pub fn call(&mut self, name: &str, args: &[Value]) {
         let ours = match func::scalar(name, args.len()) {
-            Some(f) => f(
-                args,
-                &mut FuncContext {
-                    now_millis: NOW_MS,
-                    random: 1,
-                },
-            )
-            .map_err(|e| e.to_string()),
+            Some(f) => f(args, &mut FuncContext::at(NOW_MS, 1)).map_err(|e| e.to_string()),
             None => Err("no such function".into()),
         };
         // SQLite reads the real clock for 'now': give it the same instant

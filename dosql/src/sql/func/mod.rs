@@ -35,21 +35,68 @@ mod text;
 pub use aggregate::Aggregate;
 pub use json::{json_each, JsonEachRow};
 
+use std::cell::Cell;
+
 use crate::sql::value::{Collation, Value};
 use crate::Result;
 
 /// Per-statement inputs a function may need: the current time and a
 /// random-number state. The executor fills them; the engine reads neither
 /// clocks nor OS randomness itself.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FuncContext {
-    /// Milliseconds since the Unix epoch, used for 'now'.
-    pub now_millis: u64,
+    /// The wall clock (milliseconds since the Unix epoch), read at the
+    /// first 'now' of the statement: most statements never ask, and a
+    /// clock read was 2 % of a point query.
+    clock: fn() -> u64,
+    /// 'now' once read: one value for the whole statement, as in SQLite.
+    now: Cell<Option<u64>>,
     /// State of the pseudo-random generator (SplitMix64), advanced per draw.
     pub random: u64,
 }
 
+fn epoch() -> u64 {
+    0
+}
+
+impl Default for FuncContext {
+    /// 'now' is the Unix epoch; the random state is 0.
+    fn default() -> FuncContext {
+        FuncContext::new(epoch, 0)
+    }
+}
+
 impl FuncContext {
+    /// A statement's context: `clock` is read once, at the first 'now'.
+    pub fn new(clock: fn() -> u64, random: u64) -> FuncContext {
+        FuncContext {
+            clock,
+            now: Cell::new(None),
+            random,
+        }
+    }
+
+    /// A context whose 'now' is `now_millis`.
+    pub fn at(now_millis: u64, random: u64) -> FuncContext {
+        FuncContext {
+            clock: epoch,
+            now: Cell::new(Some(now_millis)),
+            random,
+        }
+    }
+
+    /// Milliseconds since the Unix epoch for 'now', the same at every call.
+    pub fn now_millis(&self) -> u64 {
+        match self.now.get() {
+            Some(now) => now,
+            None => {
+                let now = (self.clock)();
+                self.now.set(Some(now));
+                now
+            }
+        }
+    }
+
     /// Draws the next 64 random bits (SplitMix64).
     pub fn next_random(&mut self) -> u64 {
         self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -126,15 +173,24 @@ mod tests {
     }
 
     #[test]
+    fn now_is_read_once_and_only_when_asked() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static READS: AtomicU64 = AtomicU64::new(0);
+        fn clock() -> u64 {
+            1000 + READS.fetch_add(1, Ordering::SeqCst)
+        }
+        let ctx = FuncContext::new(clock, 0);
+        assert_eq!(READS.load(Ordering::SeqCst), 0, "no 'now', no clock read");
+        assert_eq!(ctx.now_millis(), 1000);
+        assert_eq!(ctx.now_millis(), 1000, "one 'now' per statement");
+        assert_eq!(READS.load(Ordering::SeqCst), 1);
+        assert_eq!(FuncContext::new(clock, 0).now_millis(), 1001);
+    }
+
+    #[test]
     fn random_is_deterministic_per_seed() {
-        let mut a = FuncContext {
-            now_millis: 0,
-            random: 7,
-        };
-        let mut b = FuncContext {
-            now_millis: 0,
-            random: 7,
-        };
+        let mut a = FuncContext::at(0, 7);
+        let mut b = FuncContext::at(0, 7);
         let x = a.next_random();
         assert_eq!(x, b.next_random());
         assert_ne!(x, a.next_random());

@@ -364,10 +364,7 @@ mod tests {
             Value::Blob(b) => assert_eq!(b.len(), 1),
             v => panic!("{v:?}"),
         }
-        let mut ctx = FuncContext {
-            now_millis: 0,
-            random: 1,
-        };
+        let mut ctx = FuncContext::at(0, 1);
         let a = random(&[], &mut ctx).unwrap();
         let b = random(&[], &mut ctx).unwrap();
         assert_ne!(a, b);

@@ -269,7 +269,7 @@ impl DateTime {
     }
 
     fn set_now(&mut self, ctx: &FuncContext) {
-        self.jd = ctx.now_millis as i64 + UNIX_EPOCH_JD_MS;
+        self.jd = ctx.now_millis() as i64 + UNIX_EPOCH_JD_MS;
         self.valid_jd = true;
         self.is_utc = true;
         self.is_local = false;
@@ -517,14 +517,7 @@ mod tests {
     fn call(name: &str, args: &[&str]) -> Value {
         let args: Vec<Value> = args.iter().map(|s| Value::Text(s.to_string())).collect();
         let f = lookup(name, args.len()).expect("function exists");
-        f(
-            &args,
-            &mut FuncContext {
-                now_millis: 1_709_214_330_250,
-                random: 0,
-            },
-        )
-        .expect("no error")
+        f(&args, &mut FuncContext::at(1_709_214_330_250, 0)).expect("no error")
     }
     fn t(s: &str) -> Value {
         Value::Text(s.into())
