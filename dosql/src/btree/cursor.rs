@@ -208,6 +208,13 @@ fn seek(
         }
         let page = tree.load(pager, id)?;
         let p = page.borrow();
+        if let Bound::Included(k) = from {
+            if let Some((c, child)) = tree.route(&page, id, &p, k)? {
+                pos.path.push((id, c));
+                id = child;
+                continue;
+            }
+        }
         let node = tree.node(id, &p)?;
         if node.is_leaf() {
             // `at`: number of cells before the first candidate going forward.

@@ -7,13 +7,16 @@
 //! beside it, in the pager's derived words ([`PageRef::derived`]):
 //!
 //! ```text
-//!   words: [ n = prefix length | head(0) .. head(count-1) | prefix bytes, 4 per word ]
-//!   head(i) = key(i)[n .. n+4] as a big-endian u32, zero-padded
+//!   words: [ n | count | interior ][ head(0) .. head(count-1) ][ prefix bytes, 4 a word ]
+//!          [ child ids ]                                        (interior pages)
+//!   n = the keys' common prefix length, head(i) = key(i)[n .. n+4] as a
+//!   big-endian u32, zero-padded
 //! ```
 //!
 //! A search compares the probed key's prefix once, then binary-searches
 //! the heads (a few contiguous cache lines), and reads a cell only when a
-//! head ties. Sound because for keys that share the `n`-byte prefix a
+//! head ties; a descent through an interior page takes the child id from
+//! the words too, so it touches the page itself only on a tie. Sound because for keys that share the `n`-byte prefix a
 //! strict head order is the key order: at the first differing byte of the
 //! heads either both keys have a byte there (so they differ there) or the
 //! shorter key ended, padded with 0, which sorts first as the shorter key
@@ -29,6 +32,7 @@ use std::cmp::Ordering;
 
 use super::node::{compare, Node};
 use crate::error::Result;
+use crate::store::PageId;
 
 /// Longest prefix kept: past it heads start inside the prefix, which is
 /// still sound (a shorter prefix is a prefix too), only less selective.
@@ -49,7 +53,51 @@ fn head(key: &[u8], n: usize) -> u32 {
     u32::from_be_bytes(b)
 }
 
-/// Writes the index of `node` into `out` (emptied by the caller).
+/// Bits of the first word: prefix length, cell count, interior flag.
+const PREFIX_BITS: u32 = 0xFF;
+const COUNT_SHIFT: u32 = 8;
+const INTERIOR: u32 = 1 << 31;
+
+/// The layout of one page's words.
+struct Layout {
+    /// Prefix length.
+    n: usize,
+    count: usize,
+    interior: bool,
+}
+
+impl Layout {
+    #[inline]
+    fn of(words: &[u32]) -> Layout {
+        let w = words[0];
+        Layout {
+            n: (w & PREFIX_BITS) as usize,
+            count: ((w & !INTERIOR) >> COUNT_SHIFT) as usize,
+            interior: w & INTERIOR != 0,
+        }
+    }
+
+    /// Index of the first prefix word; the child ids follow the prefix.
+    #[inline]
+    fn prefix_at(&self) -> usize {
+        1 + self.count
+    }
+
+    #[inline]
+    fn children_at(&self) -> usize {
+        self.prefix_at() + self.n.div_ceil(4)
+    }
+}
+
+/// Writes the index of `node` into `out` (emptied by the caller):
+///
+/// ```text
+///   [ n | count << 8 | interior << 31 ][ head(i) x count ][ prefix, 4 bytes a word ]
+///   [ child(c) as (low, high) x (count + 1) ]   interior pages only
+/// ```
+///
+/// With the child ids here a descent through an indexed interior page
+/// reads neither its header nor its cells, unless heads tie.
 pub(super) fn build(node: &Node<'_>, out: &mut Vec<u32>) -> Result<()> {
     let n = match node.count {
         0 => 0,
@@ -59,8 +107,11 @@ pub(super) fn build(node: &Node<'_>, out: &mut Vec<u32>) -> Result<()> {
             common.min(MAX_PREFIX)
         }
     };
-    out.reserve(1 + node.count + n.div_ceil(4));
-    out.push(n as u32);
+    let interior = !node.is_leaf();
+    let children = if interior { 2 * (node.count + 1) } else { 0 };
+    out.reserve(1 + node.count + n.div_ceil(4) + children);
+    let flag = if interior { INTERIOR } else { 0 };
+    out.push(n as u32 | (node.count as u32) << COUNT_SHIFT | flag);
     for i in 0..node.count {
         out.push(head(node.key(i)?, n));
     }
@@ -68,18 +119,57 @@ pub(super) fn build(node: &Node<'_>, out: &mut Vec<u32>) -> Result<()> {
         let prefix = &node.key(0)?[..n];
         out.extend(prefix.chunks(4).map(|c| head(c, 0)));
     }
+    if interior {
+        for c in 0..=node.count {
+            let id = node.child(c)?;
+            out.extend([id as u32, (id >> 32) as u32]);
+        }
+    }
     Ok(())
 }
 
 /// [`Node::search`] through the index `words` of `node`: the same answer.
 #[inline]
 pub(super) fn search(node: &Node<'_>, words: &[u32], key: &[u8]) -> Result<(usize, bool)> {
-    let n = words[0] as usize;
-    let count = node.count;
-    debug_assert_eq!(words.len(), 1 + count + n.div_ceil(4), "stale key heads");
+    debug_assert_eq!(Layout::of(words).count, node.count, "stale key heads");
+    position(words, key, |i| node.key(i))
+}
+
+/// For an indexed interior page, the child whose range holds `key`, as
+/// its index and page id; `None` for a leaf. `key_at` reads key `i` from the page, needed only
+/// when heads tie.
+#[inline]
+pub(super) fn route<'a>(
+    words: &[u32],
+    key: &[u8],
+    key_at: impl FnMut(usize) -> Result<&'a [u8]>,
+) -> Result<Option<(usize, PageId)>> {
+    let layout = Layout::of(words);
+    if !layout.interior {
+        return Ok(None);
+    }
+    let (i, eq) = position(words, key, key_at)?;
+    // Child i holds the keys below key i: an equal key goes right.
+    let c = if eq { i + 1 } else { i };
+    let at = layout.children_at() + 2 * c;
+    let id = u64::from(words[at]) | u64::from(words[at + 1]) << 32;
+    Ok(Some((c, id)))
+}
+
+/// Position of the first key `>= key` among the page's keys, and whether
+/// it equals `key`.
+#[inline]
+fn position<'a>(
+    words: &[u32],
+    key: &[u8],
+    mut key_at: impl FnMut(usize) -> Result<&'a [u8]>,
+) -> Result<(usize, bool)> {
+    let layout = Layout::of(words);
+    let (n, count) = (layout.n, layout.count);
     if n > 0 {
         let mut prefix = [0u8; MAX_PREFIX];
-        for (bytes, w) in prefix.chunks_mut(4).zip(&words[1 + count..]) {
+        let words = &words[layout.prefix_at()..layout.children_at()];
+        for (bytes, w) in prefix.chunks_mut(4).zip(words) {
             bytes.copy_from_slice(&w.to_be_bytes());
         }
         let m = key.len().min(n);
@@ -97,7 +187,7 @@ pub(super) fn search(node: &Node<'_>, words: &[u32], key: &[u8]) -> Result<(usiz
     while lo < hi {
         let mid = (lo + hi) / 2;
         let order = match heads[mid].cmp(&target) {
-            Ordering::Equal => compare(node.key(mid)?, key),
+            Ordering::Equal => compare(key_at(mid)?, key),
             other => other,
         };
         match order {
@@ -229,6 +319,17 @@ mod tests {
                 &fresh(&root)[..],
                 "round {round}: a hot root is indexed"
             );
+            // The root is interior: routes agree with the page's own.
+            let p = root.borrow();
+            let node = Node::new(tree.root, &p).unwrap();
+            assert!(!node.is_leaf());
+            for probe in (0..4100).map(key) {
+                let (i, eq) = node.search(&probe).unwrap();
+                let c = if eq { i + 1 } else { i };
+                let route = route(&root.derived(), &probe, |i| node.key(i)).unwrap();
+                assert_eq!(route, Some((c, node.child(c).unwrap())), "round {round}");
+            }
+            drop(p);
             // ... writes to a page drop its index, reads build it again.
             for i in 2000 + 500 * round..2500 + 500 * round {
                 tree.insert(&mut pager, &key(i), &i.to_le_bytes()).unwrap();

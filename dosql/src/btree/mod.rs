@@ -201,6 +201,31 @@ impl BTree {
         heads::search(node, &page.derived(), key)
     }
 
+    /// For an interior page with key heads, the child (index and id) whose
+    /// range holds `key`, found without reading the page unless heads tie;
+    /// `None` for a leaf or a page without heads.
+    #[inline]
+    fn route(
+        &self,
+        page: &PageRef,
+        id: PageId,
+        p: &[u8],
+        key: &[u8],
+    ) -> Result<Option<(usize, PageId)>> {
+        let words = page.derived();
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let mut node = None;
+        heads::route(&words, key, |i| {
+            let node = match node {
+                Some(node) => node,
+                None => *node.insert(self.node(id, p)?),
+            };
+            node.key(i)
+        })
+    }
+
     /// Index of the child whose range holds `key` (interior pages): child
     /// `i` holds keys below key `i`, so a key equal to it goes right.
     #[inline]
@@ -222,6 +247,10 @@ impl BTree {
         for _ in 0..MAX_DEPTH {
             let page = self.load(pager, id)?;
             let p = page.borrow();
+            if let Some((_, child)) = self.route(&page, id, &p, key)? {
+                id = child;
+                continue;
+            }
             let node = self.node(id, &p)?;
             if !node.is_leaf() {
                 id = node.child(self.child_index(&page, &node, key)?)?;
