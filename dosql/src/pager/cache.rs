@@ -1,7 +1,7 @@
 //! The frame table: which pages are in memory, and which to evict.
 //!
 //! ```text
-//!   map: PageId -> Entry { slot, buf: Rc<PageCell> }     (one probe per access)
+//!   map: PageId -> Entry { slot, buf: Rc<PageCell> }     (a PageTable: one probe per access)
 //!   frames[slot]: { id, dirty, ring_pos }                (bookkeeping)
 //!   ring: clean occupied slots, swept by the clock hand
 //! ```
@@ -35,8 +35,7 @@
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
-
+use super::table::PageTable;
 use crate::store::PageId;
 
 /// A cached page, shared between the cache and the handles given out.
@@ -152,7 +151,7 @@ pub(super) struct Cache {
     page_size: usize,
     budget_pages: usize,
     frames: Vec<Frame>,
-    map: FxHashMap<PageId, Entry>,
+    map: PageTable<Entry>,
     empty: Vec<u32>,
     ring: Vec<u32>,
     hand: usize,
@@ -167,7 +166,7 @@ impl Cache {
             page_size,
             budget_pages,
             frames: Vec::new(),
-            map: FxHashMap::default(),
+            map: PageTable::new(),
             empty: Vec::new(),
             ring: Vec::new(),
             hand: 0,
@@ -190,7 +189,7 @@ impl Cache {
     /// The entry of page `id`, marking it recently used.
     #[inline]
     pub(super) fn lookup(&self, id: PageId) -> Option<&Entry> {
-        let entry = self.map.get(&id)?;
+        let entry = self.map.get(id)?;
         entry.buf.referenced.set(true);
         Some(entry)
     }
@@ -207,7 +206,7 @@ impl Cache {
     /// Makes room for page `id` (evicting a clean page when at budget) and
     /// returns its entry. The buffer holds stale bytes: the caller fills it.
     pub(super) fn insert(&mut self, id: PageId, dirty: bool) -> &Entry {
-        debug_assert!(!self.map.contains_key(&id), "page {id} cached twice");
+        debug_assert!(!self.map.contains_key(id), "page {id} cached twice");
         let clean = self.occupied() - self.dirty;
         let victim = match self.occupied() >= self.budget_pages && clean > self.clean_floor() {
             true => self.evict_one(),
@@ -226,7 +225,7 @@ impl Cache {
         } else {
             self.ring_push(slot);
         }
-        self.map.entry(id).or_insert(Entry { slot, buf })
+        self.map.insert(id, Entry { slot, buf })
     }
 
     /// Clean pages kept even when dirty pages fill the budget.
@@ -237,7 +236,7 @@ impl Cache {
     /// Drops page `id` from the cache whatever its state (the page was
     /// freed, or failed to load).
     pub(super) fn remove(&mut self, id: PageId) {
-        let Some(entry) = self.map.remove(&id) else {
+        let Some(entry) = self.map.remove(id) else {
             return;
         };
         let frame = &mut self.frames[entry.slot as usize];
@@ -254,7 +253,7 @@ impl Cache {
         let mut pages = Vec::with_capacity(self.dirty);
         for frame in &self.frames {
             if frame.id != 0 && frame.dirty {
-                let entry = &self.map[&frame.id];
+                let entry = self.map.get(frame.id).expect("occupied frames are cached");
                 pages.push((frame.id, entry.slot, entry.buf.clone()));
             }
         }
@@ -324,14 +323,14 @@ impl Cache {
             }
             let slot = self.ring[self.hand];
             let id = self.frames[slot as usize].id;
-            let buf = &self.map[&id].buf;
+            let buf = &self.map.get(id).expect("ring pages are cached").buf;
             if Rc::strong_count(buf) > 1 {
                 self.hand += 1;
             } else if buf.referenced.get() {
                 buf.referenced.set(false);
                 self.hand += 1;
             } else {
-                let entry = self.map.remove(&id).expect("ring pages are cached");
+                let entry = self.map.remove(id).expect("ring pages are cached");
                 self.frames[slot as usize].id = 0;
                 // swap_remove puts an unvisited slot under the hand.
                 self.ring_remove(slot);
@@ -409,13 +408,13 @@ mod tests {
         }
         // First sweep clears every reference bit and evicts one page.
         cache.insert(4, false);
-        let survivors: Vec<PageId> = (1..=3).filter(|id| cache.map.contains_key(id)).collect();
+        let survivors: Vec<PageId> = (1..=3).filter(|id| cache.map.contains_key(*id)).collect();
         assert_eq!(survivors.len(), 2);
         let hot = survivors[0];
         for _ in 0..4 {
             cache.lookup(hot);
             cache.insert(100 + cache.evictions, false);
-            assert!(cache.map.contains_key(&hot), "recently used page survives");
+            assert!(cache.map.contains_key(hot), "recently used page survives");
         }
     }
 

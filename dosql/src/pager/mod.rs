@@ -41,6 +41,7 @@
 mod cache;
 mod freelist;
 mod meta;
+mod table;
 
 use std::cell::{Ref, RefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
