@@ -55,8 +55,15 @@ fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64> {
 
 /// Appends the record of `values` to `out`.
 pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
+    encode_row_nulling(values, None, out);
+}
+
+/// [`encode_row`] with column `null` (if any) stored as NULL whatever its
+/// value: a rowid alias lives in the key, not in the record.
+pub fn encode_row_nulling(values: &[Value], null: Option<usize>, out: &mut Vec<u8>) {
     put_varint(values.len() as u64, out);
-    for value in values {
+    for (i, value) in values.iter().enumerate() {
+        let value = if Some(i) == null { &Value::Null } else { value };
         match value {
             Value::Null => out.push(TAG_NULL),
             Value::Integer(i) => {
@@ -211,6 +218,19 @@ mod tests {
             assert!(same(a, b), "{a:?} != {b:?}");
         }
         assert!(back[row.len()].is_null());
+    }
+
+    #[test]
+    fn a_nulled_column_is_stored_as_null() {
+        let row = vec![Value::Integer(7), Value::Text("x".into()), Value::Real(1.5)];
+        for null in 0..row.len() {
+            let (mut ours, mut want) = (Vec::new(), Vec::new());
+            encode_row_nulling(&row, Some(null), &mut ours);
+            let mut copy = row.clone();
+            copy[null] = Value::Null;
+            encode_row(&copy, &mut want);
+            assert_eq!(ours, want, "column {null}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::ops::Bound;
 use crate::error::{Error, Result};
 use crate::keycode::{self, Direction, KeyValue};
 use crate::mvcc::{Engine, TreeId, TxnId};
-use crate::sql::record::{decode_row_into, encode_row, stored_len};
+use crate::sql::record::{decode_row_into, encode_row_nulling, stored_len};
 use crate::sql::schema::{Index, Table};
 use crate::sql::value::apply_affinity;
 use crate::sql::value::{Collation, Value};
@@ -142,16 +142,8 @@ pub fn literal_value(e: &sqlparser::ast::Expr) -> Option<Value> {
 
 /// Encodes a row (executor layout) as its stored record.
 pub fn encode(table: &Table, row: &[Value], out: &mut Vec<u8>) {
-    let n = table.columns.len();
-    match table.rowid_alias {
-        // The alias is the key; store NULL in its place.
-        Some(alias) => {
-            let mut stored = row[..n].to_vec();
-            stored[alias] = Value::Null;
-            encode_row(&stored, out);
-        }
-        None => encode_row(&row[..n], out),
-    }
+    // The alias is the key; NULL is stored in its place.
+    encode_row_nulling(&row[..table.columns.len()], table.rowid_alias, out);
 }
 
 /// Rows with table keys in the range, in key order.
