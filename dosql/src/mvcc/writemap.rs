@@ -17,14 +17,17 @@
 //! Keys of up to [`INLINE`] bytes (rowids, index entries of numbers and
 //! short text) are held inline in [`Key`]: a random-order load into an
 //! index searches the map without chasing a pointer per comparison, and
-//! stores a key without allocating.
+//! stores a key without allocating. Values are held the same way.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
 
-type Value = Option<Vec<u8>>;
+/// A pending write: `Some(bytes)` for a put, `None` for a delete. Values
+/// are held like keys (inline up to [`INLINE`] bytes), so index entries,
+/// whose values are table keys, cost no allocation.
+pub(crate) type Value = Option<Key>;
 
 /// Longest key held inline.
 const INLINE: usize = 30;
@@ -379,7 +382,9 @@ mod tests {
                 key.extend_from_slice(&[0x7f; INLINE]);
             }
             let key = key.as_slice();
-            let value = (rand(4) != 0).then(|| step.to_le_bytes().to_vec());
+            // Values short enough to be inline, and longer ones.
+            let len = [1, 8, INLINE, INLINE + 1, 100][rand(5) as usize];
+            let value = (rand(4) != 0).then(|| Key::new(&vec![step as u8; len]));
             match rand(5) {
                 0 => assert_eq!(w.remove(key), model.remove(key)),
                 _ => assert_eq!(
@@ -427,8 +432,10 @@ mod tests {
             .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
             .collect();
         unordered.sort();
-        let sorted: Vec<_> = w.into_sorted().map(|(k, v)| (k.to_vec(), v)).collect();
-        assert_eq!(sorted, model.into_iter().collect::<Vec<_>>());
+        let owned = |(k, v): (&[u8], Option<Key>)| (k.to_vec(), v.map(|v| v.to_vec()));
+        let sorted: Vec<_> = w.into_sorted().map(|(k, v)| owned((&k, v))).collect();
+        let model: Vec<_> = model.iter().map(|(k, v)| owned((k, v.clone()))).collect();
+        assert_eq!(sorted, model);
         assert_eq!(unordered, sorted);
     }
 }

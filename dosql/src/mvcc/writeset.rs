@@ -67,7 +67,7 @@ enum Undo {
     Write {
         tree: TreeId,
         key: Key,
-        prev: Option<Option<Vec<u8>>>,
+        prev: Option<Option<Key>>,
     },
     /// Forget a tree created after the mark.
     Create { id: TreeId },
@@ -166,7 +166,7 @@ impl WriteSet {
         let logging = !self.savepoints.is_empty();
         let map = self.maps.entry(tree).or_default();
         // Write first and undo on refusal: one search on the common path.
-        let prev = map.insert(key, value.map(<[u8]>::to_vec));
+        let prev = map.insert(key, value.map(Key::new));
         let old = prev.as_ref().map_or(0, |p| entry_bytes(key, p.as_deref()));
         let undo = match (&prev, logging) {
             (_, false) => 0,

@@ -109,11 +109,12 @@ mod tests {
                 1 => (state >> 20) % 1_000_000_007,
                 _ => (state >> 33) % 300,
             };
-            if model.contains_key(&id) {
-                assert_eq!(table.remove(id), model.remove(&id), "step {step}");
-            } else {
-                assert_eq!(*table.insert(id, step), step);
-                model.insert(id, step);
+            match model.remove(&id) {
+                Some(old) => assert_eq!(table.remove(id), Some(old), "step {step}"),
+                None => {
+                    assert_eq!(*table.insert(id, step), step);
+                    model.insert(id, step);
+                }
             }
             assert_eq!(table.get(id), model.get(&id));
             assert_eq!(table.len(), model.len());
