@@ -125,6 +125,11 @@ impl TxnCursor {
             versions,
             ..
         } = engine;
+        // Writes of this tree made since the last step are put in order, so
+        // that finding this end's next own write is a search.
+        if let Some(txn) = txns.get_mut(&self.txn) {
+            txn.writes.order(self.tree);
+        }
         let txn = open_txn(txns, self.txn)?;
         target(catalog, txn, self.tree)?;
         let writes = txn.writes.map(self.tree);

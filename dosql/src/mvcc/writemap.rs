@@ -19,10 +19,11 @@
 //! index searches the map without chasing a pointer per comparison, and
 //! stores a key without allocating. Values are held the same way.
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
+
+use rustc_hash::FxHashMap;
 
 /// A pending write: `Some(bytes)` for a put, `None` for a delete. Values
 /// are held like keys (inline up to [`INLINE`] bytes), so index entries,
@@ -112,11 +113,23 @@ impl std::fmt::Debug for Key {
     }
 }
 
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
 /// Pending writes of one tree: `Some(value)` for a put, `None` for a delete.
 #[derive(Default)]
 pub(crate) struct WriteMap {
     run: Vec<(Key, Value)>,
     map: BTreeMap<Key, Value>,
+    /// New keys in no order, until an ordered read needs them
+    /// ([`WriteMap::order`]) or the commit sorts them once.
+    loose: FxHashMap<Key, Value>,
+    /// At least the largest key of `loose` (a removal may leave it larger,
+    /// which only keeps keys out of the run).
+    loose_max: Option<Key>,
 }
 
 /// True when `BTreeMap::range` accepts the bounds (it panics otherwise).
@@ -145,14 +158,28 @@ fn below(key: &[u8], hi: Bound<&[u8]>) -> bool {
     }
 }
 
+type Entry<'a> = (&'a Key, &'a Value);
+
+fn pair<'a>((k, v): Entry<'a>) -> (&'a [u8], Option<&'a [u8]>) {
+    (k.as_slice(), v.as_deref())
+}
+
+/// The entry that comes first going `forward` (or backward).
+fn first<'a>(a: Option<Entry<'a>>, b: Option<Entry<'a>>, forward: bool) -> Option<Entry<'a>> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if (x.0 < y.0) == forward { x } else { y }),
+        (x, None) | (None, x) => x,
+    }
+}
+
 impl WriteMap {
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.run.len() + self.map.len()
+        self.run.len() + self.map.len() + self.loose.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.run.is_empty() && self.map.is_empty()
+        self.run.is_empty() && self.map.is_empty() && self.loose.is_empty()
     }
 
     fn find_in_run(&self, key: &[u8]) -> Result<usize, usize> {
@@ -161,11 +188,10 @@ impl WriteMap {
 
     /// True when `key` exceeds every key held, so it may join the run.
     fn beyond(&self, key: &[u8]) -> bool {
-        self.run.last().is_none_or(|(k, _)| key > k.as_slice())
-            && self
-                .map
-                .last_key_value()
-                .is_none_or(|(k, _)| key > k.as_slice())
+        let above = |last: Option<&Key>| last.is_none_or(|k| key > k.as_slice());
+        above(self.run.last().map(|(k, _)| k))
+            && above(self.map.last_key_value().map(|(k, _)| k))
+            && above(self.loose_max.as_ref())
     }
 
     /// The pending write of `key`.
@@ -177,6 +203,9 @@ impl WriteMap {
             if let Ok(i) = self.find_in_run(key) {
                 return Some(&self.run[i].1);
             }
+        }
+        if let Some(v) = self.loose.get(key) {
+            return Some(v);
         }
         self.map.get(key)
     }
@@ -190,31 +219,55 @@ impl WriteMap {
         if let Ok(i) = self.find_in_run(key) {
             return Some(std::mem::replace(&mut self.run[i].1, value));
         }
-        match self.map.entry(Key::new(key)) {
-            Entry::Occupied(mut slot) => Some(slot.insert(value)),
-            Entry::Vacant(slot) => {
-                slot.insert(value);
-                None
-            }
+        if let Some(v) = self.loose.get_mut(key) {
+            return Some(std::mem::replace(v, value));
         }
+        if let Some(v) = self.map.get_mut(key) {
+            return Some(std::mem::replace(v, value));
+        }
+        // A new key out of order: hashed now, sorted once when needed.
+        let key = Key::new(key);
+        if self.loose_max.as_ref().is_none_or(|max| key > *max) {
+            self.loose_max = Some(key.clone());
+        }
+        self.loose.insert(key, value);
+        None
     }
 
     /// Forgets the write of `key`; returns it, if any.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        match self.find_in_run(key) {
-            Ok(i) => Some(self.run.remove(i).1),
-            Err(_) => self.map.remove(key),
+        if let Ok(i) = self.find_in_run(key) {
+            return Some(self.run.remove(i).1);
         }
+        self.loose.remove(key).or_else(|| self.map.remove(key))
     }
 
     /// Every pending write, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> + '_ {
         let run = self.run.iter().map(|(k, v)| (k.as_slice(), v.as_deref()));
-        run.chain(self.map.iter().map(|(k, v)| (k.as_slice(), v.as_deref())))
+        run.chain(self.map.iter().map(pair))
+            .chain(self.loose.iter().map(pair))
+    }
+
+    /// Puts every write in order, so that [`WriteMap::first_in`] is a
+    /// search: ordered reads call this first (it is cheap when nothing is
+    /// loose).
+    pub fn order(&mut self) {
+        if self.loose.is_empty() {
+            return;
+        }
+        if self.loose.len() * 8 < self.map.len() {
+            self.map.extend(self.loose.drain());
+        } else {
+            let mut sorted: BTreeMap<Key, Value> = self.loose.drain().collect();
+            self.map.append(&mut sorted);
+        }
+        self.loose_max = None;
     }
 
     /// The smallest (`forward`) or largest write with a key within the
-    /// bounds.
+    /// bounds. A search after [`WriteMap::order`], a scan of the loose
+    /// keys otherwise.
     pub fn first_in(
         &self,
         lo: Bound<&[u8]>,
@@ -247,54 +300,61 @@ impl WriteMap {
         } else {
             range.next_back()
         };
-        let pick = match (in_run, in_map) {
-            (None, None) => return None,
-            (Some((k, v)), None) | (None, Some((k, v))) => (k, v),
-            (Some(r), Some(m)) => {
-                let run_first = r.0 < *m.0;
-                if run_first == forward {
-                    (&r.0, &r.1)
-                } else {
-                    m
-                }
-            }
+        let in_loose = self
+            .loose
+            .iter()
+            .filter(|(k, _)| above(k, lo) && below(k, hi));
+        let in_loose = if forward {
+            in_loose.min_by(|a, b| a.0.cmp(b.0))
+        } else {
+            in_loose.max_by(|a, b| a.0.cmp(b.0))
         };
+        let in_run = in_run.map(|(k, v)| (k, v));
+        let pick = first(first(in_run, in_map, forward), in_loose, forward)?;
         Some((pick.0.as_slice(), pick.1.as_deref()))
     }
 
     /// Consumes the writes in ascending key order.
     pub fn into_sorted(self) -> IntoSorted {
+        let mut loose: Vec<(Key, Value)> = self.loose.into_iter().collect();
+        loose.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         IntoSorted {
             run: self.run.into_iter().peekable(),
             map: self.map.into_iter().peekable(),
+            loose: loose.into_iter().peekable(),
         }
     }
 }
 
-/// Ascending merge of a [`WriteMap`]'s run and map.
+/// Ascending merge of a [`WriteMap`]'s run, map and sorted loose keys
+/// (three disjoint sorted sequences).
 pub(crate) struct IntoSorted {
     run: Peekable<std::vec::IntoIter<(Key, Value)>>,
     map: Peekable<std::collections::btree_map::IntoIter<Key, Value>>,
+    loose: Peekable<std::vec::IntoIter<(Key, Value)>>,
 }
 
 impl Iterator for IntoSorted {
     type Item = (Key, Value);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let take_run = match (self.run.peek(), self.map.peek()) {
-            (Some(r), Some(m)) => r.0 < m.0,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if take_run {
+        let (r, m, l) = (
+            self.run.peek().map(|e| &e.0),
+            self.map.peek().map(|e| &e.0),
+            self.loose.peek().map(|e| &e.0),
+        );
+        let smallest = [r, m, l].into_iter().flatten().min()?.clone();
+        if r == Some(&smallest) {
             self.run.next()
-        } else {
+        } else if m == Some(&smallest) {
             self.map.next()
+        } else {
+            self.loose.next()
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.run.len() + self.map.len();
+        let n = self.run.len() + self.map.len() + self.loose.len();
         (n, Some(n))
     }
 }
@@ -370,6 +430,8 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
+        // Whether the run, the map and the loose keys ever held anything.
+        let mut held = [false; 3];
         for step in 0..4000u64 {
             let key = if rand(3) == 0 {
                 (step / 2).to_be_bytes()
@@ -394,6 +456,14 @@ mod tests {
             }
             assert_eq!(w.get(key), model.get(key));
             assert_eq!(w.len(), model.len());
+            // Ordered reads find loose keys before and after `order`.
+            if rand(40) == 0 {
+                w.order();
+                assert!(w.loose.is_empty());
+            }
+            held[0] |= !w.run.is_empty();
+            held[1] |= !w.map.is_empty();
+            held[2] |= !w.loose.is_empty();
             let probe = rand(3000).to_be_bytes();
             let probe = &probe[rand(4) as usize..];
             for (lo, hi) in [
@@ -419,12 +489,13 @@ mod tests {
                 }
             }
         }
-        assert!(
-            !w.run.is_empty() && !w.map.is_empty(),
-            "both parts were exercised"
-        );
+        assert_eq!(held, [true; 3], "every part was exercised");
+        assert!(!w.loose.is_empty(), "the commit order sorts loose keys too");
         // Short keys are inline, long ones on the heap: both kinds held.
-        let keys = || w.run.iter().map(|(k, _)| k).chain(w.map.keys());
+        let keys = || {
+            let run = w.run.iter().map(|(k, _)| k);
+            run.chain(w.map.keys()).chain(w.loose.keys())
+        };
         assert!(keys().any(|k| matches!(k, Key::Heap(_))));
         assert!(keys().any(|k| matches!(k, Key::Inline(..))));
         let mut unordered: Vec<_> = w

@@ -144,6 +144,14 @@ impl WriteSet {
         self.maps.get(&tree)?.get(key).map(|v| v.as_deref())
     }
 
+    /// Puts the writes of `tree` in order for ordered reads
+    /// ([`WriteMap::order`]).
+    pub fn order(&mut self, tree: TreeId) {
+        if let Some(map) = self.maps.get_mut(&tree) {
+            map.order();
+        }
+    }
+
     pub fn map(&self, tree: TreeId) -> Option<&WriteMap> {
         self.maps.get(&tree).filter(|m| !m.is_empty())
     }
