@@ -219,19 +219,22 @@ impl WriteMap {
         if let Ok(i) = self.find_in_run(key) {
             return Some(std::mem::replace(&mut self.run[i].1, value));
         }
-        if let Some(v) = self.loose.get_mut(key) {
-            return Some(std::mem::replace(v, value));
-        }
         if let Some(v) = self.map.get_mut(key) {
             return Some(std::mem::replace(v, value));
         }
-        // A new key out of order: hashed now, sorted once when needed.
+        // Out of order, and in neither the run nor the map: hashed now (one
+        // probe), sorted once when needed.
         let key = Key::new(key);
         if self.loose_max.as_ref().is_none_or(|max| key > *max) {
             self.loose_max = Some(key.clone());
         }
-        self.loose.insert(key, value);
-        None
+        match self.loose.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut e) => Some(e.insert(value)),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(value);
+                None
+            }
+        }
     }
 
     /// Forgets the write of `key`; returns it, if any.
