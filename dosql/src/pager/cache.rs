@@ -27,8 +27,8 @@
 //!   `occupied <= max(budget, dirty + budget / 8) <= budget + dirty`
 //!   (plus pinned pages): the cache exceeds its budget only by dirty pages.
 //! * A page's owner may keep words derived from its bytes beside it (the
-//!   B-tree's key heads: 4 bytes a cell, so at most about a fifth of a page
-//!   of small keys, outside the budget). Every write to the bytes goes
+//!   B-tree's key heads: 4 bytes a cell, 5 to 20 % of a typical leaf,
+//!   outside the budget). Every write to the bytes goes
 //!   through `PageCell::data_mut`, which drops them first, so they are
 //!   never stale.
 
