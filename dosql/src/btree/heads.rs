@@ -33,7 +33,9 @@
 use std::cmp::Ordering;
 
 use super::node::{compare, Node};
+use super::BTree;
 use crate::error::Result;
+use crate::pager::PageRef;
 use crate::store::PageId;
 
 /// Longest prefix kept: past it heads start inside the prefix, which is
@@ -199,6 +201,66 @@ fn position<'a>(
         }
     }
     Ok((lo, false))
+}
+
+/// How a tree searches its pages: through their heads where they have
+/// them, building them for pages read often.
+impl BTree {
+    /// [`Node::search`] on `node`, the bytes of `page`: through the page's
+    /// key heads when it has them (see `heads`), building them once the
+    /// page has been read often enough since its last write.
+    #[inline]
+    pub(super) fn search(
+        &self,
+        page: &PageRef,
+        node: &Node<'_>,
+        key: &[u8],
+    ) -> Result<(usize, bool)> {
+        {
+            let words = page.derived();
+            if !words.is_empty() {
+                return search(node, &words, key);
+            }
+        }
+        if page.count_read() < INDEX_AFTER_READS {
+            return node.search(key);
+        }
+        page.derive(|_, out| build(node, out))?;
+        search(node, &page.derived(), key)
+    }
+
+    /// For an interior page with key heads, the child (index and id) whose
+    /// range holds `key`, found without reading the page unless heads tie;
+    /// `None` for a leaf or a page without heads.
+    #[inline]
+    pub(super) fn route(
+        &self,
+        page: &PageRef,
+        id: PageId,
+        p: &[u8],
+        key: &[u8],
+    ) -> Result<Option<(usize, PageId)>> {
+        let words = page.derived();
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let mut node = None;
+        route(&words, key, |i| {
+            let node = match node {
+                Some(node) => node,
+                None => *node.insert(self.node(id, p)?),
+            };
+            node.key(i)
+        })
+    }
+
+    /// Index of the child whose range holds `key` (interior pages): child
+    /// `i` holds keys below key `i`, so a key equal to it goes right.
+    #[inline]
+    pub(super) fn child_index(&self, page: &PageRef, node: &Node<'_>, key: &[u8]) -> Result<usize> {
+        let (i, eq) = self.search(page, node, key)?;
+        Ok(if eq { i + 1 } else { i })
+    }
 }
 
 #[cfg(test)]

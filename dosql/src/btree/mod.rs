@@ -183,57 +183,6 @@ impl BTree {
         Ok(node)
     }
 
-    /// [`Node::search`] on `node`, the bytes of `page`: through the page's
-    /// key heads when it has them (see `heads`), building them once the
-    /// page has been read often enough since its last write.
-    #[inline]
-    fn search(&self, page: &PageRef, node: &Node<'_>, key: &[u8]) -> Result<(usize, bool)> {
-        {
-            let words = page.derived();
-            if !words.is_empty() {
-                return heads::search(node, &words, key);
-            }
-        }
-        if page.count_read() < heads::INDEX_AFTER_READS {
-            return node.search(key);
-        }
-        page.derive(|_, out| heads::build(node, out))?;
-        heads::search(node, &page.derived(), key)
-    }
-
-    /// For an interior page with key heads, the child (index and id) whose
-    /// range holds `key`, found without reading the page unless heads tie;
-    /// `None` for a leaf or a page without heads.
-    #[inline]
-    fn route(
-        &self,
-        page: &PageRef,
-        id: PageId,
-        p: &[u8],
-        key: &[u8],
-    ) -> Result<Option<(usize, PageId)>> {
-        let words = page.derived();
-        if words.is_empty() {
-            return Ok(None);
-        }
-        let mut node = None;
-        heads::route(&words, key, |i| {
-            let node = match node {
-                Some(node) => node,
-                None => *node.insert(self.node(id, p)?),
-            };
-            node.key(i)
-        })
-    }
-
-    /// Index of the child whose range holds `key` (interior pages): child
-    /// `i` holds keys below key `i`, so a key equal to it goes right.
-    #[inline]
-    fn child_index(&self, page: &PageRef, node: &Node<'_>, key: &[u8]) -> Result<usize> {
-        let (i, eq) = self.search(page, node, key)?;
-        Ok(if eq { i + 1 } else { i })
-    }
-
     /// Calls `f` with the value stored under `key` (empty for an index
     /// tree), in place unless it spills to overflow pages, and returns what
     /// `f` returns; `None` when the key is absent.
