@@ -140,8 +140,8 @@ pub(super) fn search(node: &Node<'_>, words: &[u32], key: &[u8]) -> Result<(usiz
 }
 
 /// For an indexed interior page, the child whose range holds `key`, as
-/// its index and page id; `None` for a leaf. `key_at` reads key `i` from the page, needed only
-/// when heads tie.
+/// its index and page id; `None` for a leaf. `key_at` reads key `i` from
+/// the page, needed only when heads tie.
 #[inline]
 pub(super) fn route<'a>(
     words: &[u32],
@@ -206,6 +206,24 @@ fn position<'a>(
 /// How a tree searches its pages: through their heads where they have
 /// them, building them for pages read often.
 impl BTree {
+    /// [`Node::search`] on `node`, the bytes of a page about to be written
+    /// (an insert's leaf): through its heads if it has them, but it is not
+    /// counted as a read, since building heads that the write drops at once
+    /// is wasted (an UPDATE reads its row, then writes it at commit).
+    #[inline]
+    pub(super) fn search_to_write(
+        &self,
+        page: &PageRef,
+        node: &Node<'_>,
+        key: &[u8],
+    ) -> Result<(usize, bool)> {
+        let words = page.derived();
+        if words.is_empty() {
+            return node.search(key);
+        }
+        search(node, &words, key)
+    }
+
     /// [`Node::search`] on `node`, the bytes of `page`: through the page's
     /// key heads when it has them (see `heads`), building them once the
     /// page has been read often enough since its last write.

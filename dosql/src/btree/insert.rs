@@ -125,7 +125,7 @@ fn insert_at(
     let leaf_id = path.leaf().id;
 
     let page = tree.load(pager, leaf_id)?;
-    let (idx, found) = tree.search(&page, &Node::new(leaf_id, &page.borrow())?, key)?;
+    let (idx, found) = tree.search_to_write(&page, &Node::new(leaf_id, &page.borrow())?, key)?;
     let mut old = None;
     let mut old_chain = (0, 0);
     if found {
