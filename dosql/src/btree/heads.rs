@@ -234,17 +234,10 @@ impl BTree {
         node: &Node<'_>,
         key: &[u8],
     ) -> Result<(usize, bool)> {
-        {
-            let words = page.derived();
-            if !words.is_empty() {
-                return search(node, &words, key);
-            }
+        if page.derived().is_empty() && page.count_read() >= INDEX_AFTER_READS {
+            page.derive(|out| build(node, out))?;
         }
-        if page.count_read() < INDEX_AFTER_READS {
-            return node.search(key);
-        }
-        page.derive(|_, out| build(node, out))?;
-        search(node, &page.derived(), key)
+        self.search_to_write(page, node, key)
     }
 
     /// For an interior page with key heads, the child (index and id) whose

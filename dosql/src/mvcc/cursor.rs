@@ -26,7 +26,7 @@
 
 use std::ops::Bound;
 
-use super::ops::{open_txn, resolve, target};
+use super::ops::{open_txn_mut, resolve, target};
 use super::versions::VersionStore;
 use super::writeset::WriteMap;
 use super::Engine;
@@ -125,12 +125,11 @@ impl TxnCursor {
             versions,
             ..
         } = engine;
+        let txn = open_txn_mut(txns, self.txn)?;
         // Writes of this tree made since the last step are put in order, so
         // that finding this end's next own write is a search.
-        if let Some(txn) = txns.get_mut(&self.txn) {
-            txn.writes.order(self.tree);
-        }
-        let txn = open_txn(txns, self.txn)?;
+        txn.writes.order(self.tree);
+        let txn = &*txn;
         target(catalog, txn, self.tree)?;
         let writes = txn.writes.map(self.tree);
         loop {

@@ -57,6 +57,15 @@ pub(super) fn open_txn(txns: &rustc_hash::FxHashMap<TxnId, Txn>, txn: TxnId) -> 
         .ok_or_else(|| invalid!("transaction {txn} is not open"))
 }
 
+/// [`open_txn`] for changing the transaction.
+pub(super) fn open_txn_mut(
+    txns: &mut rustc_hash::FxHashMap<TxnId, Txn>,
+    txn: TxnId,
+) -> Result<&mut Txn> {
+    txns.get_mut(&txn)
+        .ok_or_else(|| invalid!("transaction {txn} is not open"))
+}
+
 /// What a snapshot sees of a main-tree row, decided while the row is still
 /// in its page, so that the caller's closure reads the value in place.
 enum Seen<R, K> {
@@ -116,10 +125,7 @@ impl Engine {
 
     fn writable(&mut self, txn: TxnId) -> Result<&mut Txn> {
         self.healthy()?;
-        let t = self
-            .txns
-            .get_mut(&txn)
-            .ok_or_else(|| invalid!("transaction {txn} is not open"))?;
+        let t = open_txn_mut(&mut self.txns, txn)?;
         if t.read_only {
             return Err(invalid!("transaction {txn} is read-only"));
         }

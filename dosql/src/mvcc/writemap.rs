@@ -1,25 +1,29 @@
 //! The pending writes of one transaction to one tree, ordered by key.
 //!
 //! Bulk loads usually write keys in ascending order (SQL rowids), so the
-//! map keeps a sorted *run* that such writes append to in O(1), next to an
-//! ordered map for every other key:
+//! map keeps a sorted *run* that such writes append to in O(1); other new
+//! keys (a random-order index load) are hashed, and put in order only when
+//! something reads the tree in order:
 //!
 //! ```text
-//!   run:  [k1 < k2 < k5 < k9]        appended while each key exceeds every key held
-//!   map:  {k3, k7}                   everything else
-//!   logical view = run ∪ map, ordered by key
+//!   run:   [k1 < k2 < k5 < k9]       appended while each key exceeds every key held
+//!   loose: {k7, k3}  (hashed)        other new keys, in no order
+//!   map:   {k4, k6}  (ordered)       loose keys moved by `order` (a cursor's step)
+//!   logical view = run ∪ loose ∪ map, ordered by key; the commit sorts
+//!   `loose` once and merges the three
 //! ```
 //!
-//! Invariants: the run is strictly ascending; the run and the map hold
-//! disjoint keys. A write of a key larger than every key held appends to the
-//! run; any other new key goes to the map.
+//! Invariants: the run is strictly ascending; the run, the loose keys and
+//! the map hold disjoint keys; `loose_max` is at least every loose key. A
+//! write of a key larger than every key held appends to the run; any other
+//! new key goes to `loose`.
 //!
 //! Keys of up to [`INLINE`] bytes (rowids, index entries of numbers and
 //! short text) are held inline in [`Key`]: a random-order load into an
 //! index searches the map without chasing a pointer per comparison, and
 //! stores a key without allocating. Values are held the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{hash_map, BTreeMap};
 use std::iter::Peekable;
 use std::ops::Bound;
 
@@ -229,8 +233,8 @@ impl WriteMap {
             self.loose_max = Some(key.clone());
         }
         match self.loose.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut e) => Some(e.insert(value)),
-            std::collections::hash_map::Entry::Vacant(e) => {
+            hash_map::Entry::Occupied(mut e) => Some(e.insert(value)),
+            hash_map::Entry::Vacant(e) => {
                 e.insert(value);
                 None
             }

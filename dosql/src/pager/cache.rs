@@ -92,10 +92,7 @@ impl PageCell {
     #[inline]
     fn forget_derived(&self) {
         self.reads.set(0);
-        let mut derived = self.derived.borrow_mut();
-        if !derived.is_empty() {
-            derived.clear();
-        }
+        self.derived.borrow_mut().clear();
     }
 
     /// The derived words; empty when there are none.
@@ -106,14 +103,10 @@ impl PageCell {
 
     /// Replaces the derived words with what `f` writes into the (emptied)
     /// vector, from the current bytes.
-    pub fn derive<E>(
-        &self,
-        f: impl FnOnce(&[u8], &mut Vec<u32>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let data = self.data.borrow();
+    pub fn derive<E>(&self, f: impl FnOnce(&mut Vec<u32>) -> Result<(), E>) -> Result<(), E> {
         let mut derived = self.derived.borrow_mut();
         derived.clear();
-        let done = f(&data, &mut derived);
+        let done = f(&mut derived);
         if done.is_err() {
             derived.clear();
         }

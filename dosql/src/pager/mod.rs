@@ -127,12 +127,13 @@ impl PageRef {
         self.buf.derived()
     }
 
-    /// Derives words from the page's bytes: `f` fills the emptied vector
-    /// (left empty if `f` fails). For an index over the bytes that makes
-    /// reads cheaper; it costs memory beside the page until the next write.
+    /// Derives words from the page's bytes (which the caller reads through
+    /// [`PageRef::borrow`]): `f` fills the emptied vector (left empty if `f`
+    /// fails). For an index over the bytes that makes reads cheaper; it
+    /// costs memory beside the page until the next write.
     pub fn derive<E>(
         &self,
-        f: impl FnOnce(&[u8], &mut Vec<u32>) -> std::result::Result<(), E>,
+        f: impl FnOnce(&mut Vec<u32>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         self.buf.derive(f)
     }
